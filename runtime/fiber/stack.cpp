@@ -1,0 +1,184 @@
+// runtime/fiber/stack.cpp — see stack.hpp for the layout and the caching policy.
+#include "fiber/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if GORO_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13; glibc headers may predate it
+#endif
+
+namespace goro::rt {
+namespace {
+
+// Free stacks kept committed for reuse. 1024 stacks whose goroutines stayed shallow hold ~4 MiB;
+// past that, a burst of goroutines gives its memory back when it ends.
+constexpr std::size_t kMaxWarmStacks = 1024;
+// Slabs start small (a runtime with a handful of goroutines reserves little) and double.
+constexpr std::size_t kFirstSlabStacks = 16;
+constexpr std::size_t kMaxSlabStacks = 4096;
+constexpr std::size_t kHeaderBytes = (sizeof(Stack) + 63) / 64 * 64;
+
+[[noreturn]] void fatal(const char* what) {
+  std::fprintf(stderr, "goro: %s: %s\n", what, std::strerror(errno));
+  std::abort();
+}
+
+enum class GuardMode { markers, mprotect, none };
+std::atomic<GuardMode> guard_mode{GuardMode::markers};
+
+void install_guard(char* guard) {
+  if (guard_mode.load(std::memory_order_relaxed) == GuardMode::markers) {
+    if (::madvise(guard, kGuardBytes, MADV_GUARD_INSTALL) == 0) return;
+    guard_mode.store(GuardMode::mprotect, std::memory_order_relaxed);  // kernel before 6.13
+  }
+  if (guard_mode.load(std::memory_order_relaxed) == GuardMode::mprotect) {
+    if (::mprotect(guard, kGuardBytes, PROT_NONE) == 0) return;
+    if (guard_mode.exchange(GuardMode::none) != GuardMode::none)
+      std::fprintf(stderr,
+                   "goro: warning: out of memory mappings for stack guard pages (%s); further "
+                   "goroutine stacks have no guard. Raise vm.max_map_count or use Linux 6.13+.\n",
+                   std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+void StackPool::start(std::size_t bytes, FiberEntry entry) {
+  stack_bytes_ = bytes;
+  entry_ = entry;
+}
+
+void StackPool::stop() {
+  for (const Slab& slab : slabs_) {
+#if GORO_TSAN
+    for (std::size_t i = 0; i < slab.carved; ++i) {
+      char* region = slab.base + i * region_bytes();
+      destroy_fiber(reinterpret_cast<Stack*>(region + region_bytes() - kHeaderBytes));
+    }
+#endif
+#if GORO_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(slab.base, slab.stacks * region_bytes());
+#endif
+    ::munmap(slab.base, slab.stacks * region_bytes());
+  }
+  slabs_.clear();
+  cold_.clear();
+  warm_ = nullptr;
+  nwarm_ = 0;
+}
+
+std::size_t StackPool::take(Stack** out, std::size_t n) {
+  // Decide under the lock which regions to hand out; set up new ones (syscalls, page faults)
+  // after releasing it.
+  std::size_t got = 0;
+  char* fresh[StackCache::kCapacity];
+  bool guard_needed[StackCache::kCapacity];
+  std::size_t nfresh = 0;
+  n = std::min(n, StackCache::kCapacity);
+  {
+    std::lock_guard lock(mu_);
+    for (; got < n && warm_; ++got) {
+      out[got] = warm_;
+      warm_ = warm_->next;
+      --nwarm_;
+    }
+    for (; got + nfresh < n; ++nfresh) {
+      if (!cold_.empty()) {
+        fresh[nfresh] = cold_.back();
+        guard_needed[nfresh] = false;  // guard markers and mprotect both survive MADV_DONTNEED
+        cold_.pop_back();
+        continue;
+      }
+      if (slabs_.empty() || slabs_.back().carved == slabs_.back().stacks) {
+        std::size_t stacks =
+            slabs_.empty() ? kFirstSlabStacks : std::min(slabs_.back().stacks * 2, kMaxSlabStacks);
+        void* base = ::mmap(nullptr, stacks * region_bytes(), PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED) fatal("cannot reserve address space for goroutine stacks");
+        ::madvise(base, stacks * region_bytes(), MADV_NOHUGEPAGE);  // a huge page per stack: no
+        slabs_.push_back(Slab{static_cast<char*>(base), stacks, 0});
+      }
+      Slab& slab = slabs_.back();
+      fresh[nfresh] = slab.base + slab.carved++ * region_bytes();
+      guard_needed[nfresh] = true;
+    }
+  }
+  for (std::size_t i = 0; i < nfresh; ++i) {
+    if (guard_needed[i]) install_guard(fresh[i]);
+    out[got++] = revive(fresh[i]);
+  }
+  return got;
+}
+
+void StackPool::give(Stack* const* in, std::size_t n) {
+  Stack* excess = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < n; ++i) {
+      Stack* s = in[i];
+      if (nwarm_ < kMaxWarmStacks) {
+        s->next = warm_;
+        warm_ = s;
+        ++nwarm_;
+      } else {
+        s->next = excess;
+        excess = s;
+      }
+    }
+  }
+  if (!excess) return;
+  char* regions[StackCache::kCapacity];
+  std::size_t nregions = 0;
+  while (excess) {
+    Stack* s = excess;
+    excess = s->next;
+    regions[nregions++] = region_of(s);
+    release(s);
+  }
+  std::lock_guard lock(mu_);
+  cold_.insert(cold_.end(), regions, regions + nregions);
+}
+
+#if GORO_ASAN
+void StackPool::keep_for_leak_checker() {
+  std::lock_guard lock(mu_);
+  // Each stack's usable part only: reading a guard page would fault the leak checker itself.
+  for (const Slab& slab : slabs_)
+    for (std::size_t i = 0; i < slab.carved; ++i)
+      __lsan_register_root_region(slab.base + i * region_bytes() + kGuardBytes, stack_bytes_);
+  slabs_.clear();  // deliberately never unmapped
+}
+#endif
+
+Stack* StackPool::revive(char* region) {
+  char* top = region + region_bytes() - kHeaderBytes;
+  auto* s = ::new (top) Stack{};
+  s->lo = region + kGuardBytes;
+  make_fiber(s, top, s->lo, entry_);
+  return s;
+}
+
+void StackPool::release(Stack* s) {
+  destroy_fiber(s);
+  char* lo = s->lo;
+#if GORO_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(lo, stack_bytes_);
+#endif
+  ::madvise(lo, stack_bytes_, MADV_DONTNEED);
+}
+
+}  // namespace goro::rt

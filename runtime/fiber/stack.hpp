@@ -1,0 +1,138 @@
+// runtime/fiber/stack.hpp — goroutine stacks: reserved in slabs, guarded, cached and reused.
+//
+// One stack, addresses growing upwards:
+//
+//     [ guard: kGuardBytes, any access faults ][ usable stack ........ ][ Stack header ]
+//                                              ^ lo                    ^ top (fiber starts here)
+//
+// Stacks are carved from large anonymous slabs reserved with MAP_NORESERVE: the kernel commits a
+// page only when it is first touched, so a goroutine that never goes deep costs one 4 KiB page
+// (the top one, which also holds the header). Guard pages are installed with
+// MADV_GUARD_INSTALL (Linux 6.13+): a page-table marker that, unlike mprotect, does not split the
+// slab's mapping — with mprotect every stack costs two of the 65530 mappings a process may have,
+// which caps a runtime at ~32k live goroutines. On older kernels we fall back to mprotect.
+//
+// A stack is handed out only when its goroutine first runs (a spawned goroutine that has not run
+// owns no stack) and comes back when the goroutine exits. Free stacks go first to a small per-P
+// StackCache (no locking), then to the pool's warm list; stacks beyond kMaxWarmStacks are
+// returned to the kernel with MADV_DONTNEED (still reserved, so reusing one costs page faults but
+// no syscall). A warm stack keeps its suspended fiber: reusing it costs one switch, no setup.
+#pragma once
+
+#include "fiber/switch.hpp"
+
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace goro::rt {
+
+struct Stack : Fiber {
+  char* lo = nullptr;     // lowest usable address; the guard lies just below
+  Stack* next = nullptr;  // free lists
+};
+
+// Below every stack. A frame bigger than this can jump over it (compile with
+// -fstack-clash-protection to make the compiler probe big frames).
+inline constexpr std::size_t kGuardBytes = 64 * 1024;
+inline constexpr std::size_t kDefaultStackBytes = 256 * 1024;
+inline constexpr std::size_t kMinStackBytes = 16 * 1024;
+inline constexpr std::size_t kMaxStackBytes = std::size_t{1} << 30;
+
+class StackPool {
+ public:
+  // `bytes`: the reservation per stack (header included), a multiple of the page size.
+  void start(std::size_t bytes, FiberEntry entry);
+  void stop();  // unmaps every slab; no stack may be in use by a running fiber
+#if GORO_ASAN
+  void keep_for_leak_checker();  // stop() will leave the slabs mapped, as LSan root regions
+#endif
+
+  // Moves up to `n` free stacks into `out` (carving new ones as needed); returns how many.
+  std::size_t take(Stack** out, std::size_t n);
+  void give(Stack* const* in, std::size_t n);
+
+  std::size_t stack_bytes() const { return stack_bytes_; }
+  std::size_t carved() {  // stacks ever set up in this run (for tests and stats)
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const Slab& s : slabs_) n += s.carved;
+    return n;
+  }
+
+  // True if `addr` lies in the guard below `s` (a stack overflow).
+  static bool in_guard(const Stack* s, const void* addr) {
+    auto a = reinterpret_cast<std::uintptr_t>(addr), lo = reinterpret_cast<std::uintptr_t>(s->lo);
+    return a < lo && a >= lo - kGuardBytes;
+  }
+
+ private:
+  struct Slab {
+    char* base;
+    std::size_t stacks;
+    std::size_t carved;
+  };
+
+  Stack* carve();                // a fresh stack from the current slab (mu_ held)
+  Stack* revive(char* region);   // sets up the header and fiber of a (fresh or cold) region
+  void release(Stack* s);        // returns the stack's memory to the kernel, keeps the reservation
+  char* region_of(const Stack* s) const { return s->lo - kGuardBytes; }
+  std::size_t region_bytes() const { return kGuardBytes + stack_bytes_; }
+
+  std::mutex mu_;
+  std::size_t stack_bytes_ = 0;
+  FiberEntry entry_ = nullptr;
+  Stack* warm_ = nullptr;
+  std::size_t nwarm_ = 0;
+  std::vector<char*> cold_;
+  std::vector<Slab> slabs_;
+};
+
+// A few free stacks kept by each P, used without locking.
+class StackCache {
+ public:
+  static constexpr std::size_t kCapacity = 32;  // refills and flushes move half of it
+
+  Stack* get(StackPool& pool) {
+    if (n_ == 0) n_ = pool.take(items_, kCapacity / 2);
+    return items_[--n_];
+  }
+  void put(StackPool& pool, Stack* s) {
+    if (n_ == kCapacity) {
+      pool.give(items_ + kCapacity / 2, kCapacity / 2);
+      n_ = kCapacity / 2;
+    }
+    items_[n_++] = s;
+  }
+  void clear() { n_ = 0; }  // the pool is being torn down
+
+ private:
+  Stack* items_[kCapacity];
+  std::size_t n_ = 0;
+};
+
+// Defined by the scheduler: true if `fault` lies in the guard below the stack of the goroutine
+// running on the calling thread, with that goroutine's id and stack reservation. Must be
+// async-signal-safe: the overflow handler calls it.
+bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept;
+
+// Installs the SIGSEGV handler (on an alternate signal stack) that turns a fault in a guard page
+// into "goro: goroutine N overflowed its S KiB stack; ...". Idempotent.
+void install_overflow_handler();
+// Every worker thread needs its own alternate signal stack for that handler to run on.
+class AltSignalStack {
+ public:
+  AltSignalStack();
+  ~AltSignalStack();
+  AltSignalStack(const AltSignalStack&) = delete;
+  AltSignalStack& operator=(const AltSignalStack&) = delete;
+
+ private:
+  void* mem_ = nullptr;
+  bool restore_ = false;
+  stack_t old_{};  // what was installed before (restored on destruction)
+};
+
+}  // namespace goro::rt

@@ -1,0 +1,91 @@
+// runtime/fiber/switch.hpp — the one place where execution moves from one stack to another.
+//
+// Every switch between goroutines, and between a goroutine and its worker's scheduler stack
+// (g0), goes through switch_fiber(). Three things must follow a fiber across a switch and they
+// are all handled here, so no other file needs to know about them:
+//   * the resume point (Boost.Context's fcontext: a switch costs ~5 ns on this machine);
+//   * the sanitizers' view of the stack: ASan's __sanitizer_{start,finish}_switch_fiber and
+//     TSan's __tsan_switch_to_fiber, called from this one frame so TSan's shadow stack stays
+//     balanced (the pitfall of Tencent/flare #197);
+//   * the C++ exception state (__cxa_eh_globals: the caught-exception stack and
+//     std::uncaught_exceptions()). It is per thread, but a goroutine inside a catch block may
+//     park and resume on another thread; without the swap, `throw;` would rethrow somebody
+//     else's exception.
+//
+// Hand-off protocol. The fiber we leave passes a SwitchRecord to the fiber we enter, which
+// processes it as its first act: it stores the leaver's resume point, then runs
+// `after(from, arg)`. At that moment the leaver is completely off its stack, so `after` may make
+// it runnable (push it on a run queue, unlock the wait queue it sits in) with no risk that
+// another worker resumes a goroutine whose stack is still in use. This is Go's mcall/park_m
+// idea, but without a forced trip through the scheduler stack: goroutine A can switch straight
+// to goroutine B and B finishes A's park.
+#pragma once
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORO_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORO_TSAN 1
+#endif
+#endif
+#ifndef GORO_ASAN
+#define GORO_ASAN 0
+#endif
+#ifndef GORO_TSAN
+#define GORO_TSAN 0
+#endif
+
+namespace goro::rt {
+
+namespace fctx = boost::context::detail;
+
+// Mirror of libstdc++'s / libc++abi's __cxa_eh_globals.
+struct EhState {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+// Something that can be switched to: a goroutine stack, or a worker thread's own stack (g0).
+struct Fiber {
+  fctx::fcontext_t ctx = nullptr;  // where it resumes; valid while it is suspended
+  EhState eh;
+#if GORO_ASAN
+  void* asan_fake_stack = nullptr;
+  const void* stack_bottom = nullptr;  // lowest address
+  std::size_t stack_size = 0;
+#endif
+#if GORO_TSAN
+  void* tsan_fiber = nullptr;
+#endif
+};
+
+// Runs on the entered fiber's stack once `from` is suspended.
+using AfterSwitch = void (*)(Fiber* from, void* arg);
+
+// Suspends `from` (the running fiber) and resumes `to`, which first runs `after(from, arg)` (if
+// not null). Returns when somebody switches back to `from` — possibly on another thread.
+void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg);
+
+// A fresh fiber made with make_fiber() starts in `entry`, which must call fiber_entered(t)
+// before anything else and must never return.
+using FiberEntry = void (*)(fctx::transfer_t);
+void make_fiber(Fiber* fiber, void* stack_top, void* stack_bottom, FiberEntry entry);
+void fiber_entered(fctx::transfer_t t);
+
+// The calling thread's own stack as a fiber (a worker's g0). Call on that thread.
+void adopt_thread_fiber(Fiber* fiber);
+// Releases what make_fiber() acquired for the sanitizers. The fiber must not be running.
+void destroy_fiber(Fiber* fiber);
+
+}  // namespace goro::rt

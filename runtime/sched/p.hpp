@@ -1,0 +1,68 @@
+// runtime/sched/p.hpp — P: a processor, the right to run goroutines.
+//
+// There are exactly `procs` Ps (GOMAXPROCS). A worker thread (M) must hold a P to run goroutines;
+// everything a P owns is used without locks by the M holding it: the local run queue's owner
+// end, the free-G and free-stack caches, a batch of goroutine ids, the random state for
+// stealing, and the statistics counters.
+#pragma once
+
+#include "fiber/stack.hpp"
+#include "sched/globalq.hpp"
+#include "sched/gpool.hpp"
+#include "sched/runq.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace goro::rt {
+
+// A counter with a single writer (the M holding the P) and any number of readers: a plain
+// load-add-store, no read-modify-write, and still a whole value for stats().
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+// xorshift64*: victim order and the like need speed, not quality.
+class FastRand {
+ public:
+  explicit FastRand(std::uint64_t seed = 0x9E3779B97F4A7C15ull) : s_(seed | 1) {}
+  std::uint32_t next() {
+    s_ ^= s_ >> 12;
+    s_ ^= s_ << 25;
+    s_ ^= s_ >> 27;
+    return static_cast<std::uint32_t>((s_ * 0x2545F4914F6CDD1Dull) >> 32);
+  }
+  std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>((std::uint64_t{next()} * n) >> 32); }
+
+ private:
+  std::uint64_t s_;
+};
+
+struct alignas(64) P {
+  explicit P(unsigned index) : id(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
+
+  const unsigned id;
+  RunQueue runq;
+
+  // Owned by the M holding this P.
+  P* idle_link = nullptr;         // the idle P list (sched lock)
+  std::uint32_t schedtick = 0;    // time slices started (runnext hand-offs don't start one)
+  std::uint32_t inherited = 0;    // consecutive runnext hand-offs in the current slice
+  GCache gfree;
+  StackCache stacks;
+  std::uint64_t next_goid = 0, goid_end = 0;
+  FastRand rng;
+  std::vector<std::vector<P*>> victims;  // other Ps by topology distance, nearest tier first
+
+  struct {
+    Counter spawned, exited, switches, steals, stolen;
+  } counters;
+};
+
+}  // namespace goro::rt

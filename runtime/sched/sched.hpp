@@ -1,0 +1,139 @@
+// runtime/sched/sched.hpp — the scheduler's shared state and the functions that work on it.
+//
+// Glossary (Go's, see proc.go):
+//   G  a goroutine (g.hpp)       M  a worker thread (m.hpp)       P  a processor (p.hpp)
+//
+// Where things live:
+//   schedule.cpp  the worker loop, picking the next goroutine, switching to it
+//   runq.hpp      a P's local run queue and runnext slot
+//   globalq.hpp   the global run queue
+//   steal.cpp     taking work from other Ps, nearest first
+//   idle.cpp      spinning and parking workers; who must wake whom (the protocol is there)
+//   park.cpp      parking and readying goroutines: the contract every blocking primitive uses
+//   spawn.cpp     go()
+//   blocking.cpp  goro::blocking(): running without a P
+//   monitor.cpp   the background monitor (sysmon): stuck Ps, the scheduler trace
+//   run.cpp       starting and stopping a runtime, failures
+//   ../diag/      dump, stats, deadlock detection
+#pragma once
+
+#include "fiber/stack.hpp"
+#include "sched/config.hpp"
+#include "sched/g.hpp"
+#include "sched/globalq.hpp"
+#include "sched/gpool.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace goro::rt {
+
+class Monitor;
+
+struct Sched {
+  Settings settings;
+  unsigned nprocs = 0;
+  std::vector<std::unique_ptr<P>> ps;
+  std::unique_ptr<GlobalQueue> globalq;
+  GPool gpool;
+  StackPool stacks;
+  G* main_g = nullptr;
+
+  std::atomic<bool> running{false};   // between start and the end of teardown
+  std::atomic<bool> stopping{false};  // main returned, a goroutine failed, or deadlock
+  std::atomic<std::uint64_t> generation{0};  // runs started in this process
+  std::atomic<std::uint64_t> next_goid{1};
+  std::int64_t start_ns = 0;
+
+  // Idle Ps and Ms (idle.cpp). `lock` guards the two lists and the creation of Ms.
+  std::mutex lock;
+  P* pidle = nullptr;
+  M* midle = nullptr;
+  unsigned nmidle = 0;
+  std::vector<std::unique_ptr<M>> ms;
+  std::atomic<int> npidle{0};
+  std::atomic<int> nmspinning{0};
+
+  // Possible sources of wake-ups that are no goroutine (for deadlock detection).
+  std::atomic<int> nblocking{0};         // goroutines inside blocking()
+  std::atomic<int> external_ops{0};      // plain threads inside a goro call right now
+  std::atomic<int> external_threads{0};  // plain threads that have used goro and are alive
+  std::atomic<bool> deadlock_suspected{false};  // see diag/deadlock.cpp
+
+  std::atomic<std::uint64_t> external_spawned{0};
+  std::atomic<std::uint64_t> parks{0}, unparks{0}, handoffs{0};
+
+  std::mutex failure_mu;
+  std::exception_ptr failure;
+
+  std::unique_ptr<Monitor> monitor;
+};
+
+extern Sched sched;
+
+// ---- schedule.cpp ----
+void worker_loop(M* m);
+// From the running goroutine `self`: switch to the next runnable goroutine of this P, or to the
+// scheduler if there is none. `after` runs once `self` is off its stack (switch.hpp).
+void switch_away(M* m, G* self, AfterSwitch after, void* arg);
+[[noreturn]] void goroutine_main(fctx::transfer_t t);
+// Moves p's fair share of the global queue into its (empty) ring; returns one of them to run.
+G* global_refill(P* p);
+void acquirep(M* m, P* p);
+P* releasep(M* m);
+
+// ---- runq helpers (park.cpp) ----
+// Queues g on p: in runnext (kicking the old occupant to the tail) or at the tail.
+void runq_put(P* p, G* g, bool next);
+
+// ---- steal.cpp ----
+void build_victims();
+G* steal_work(M* m);
+
+// ---- idle.cpp ----
+void wakep();
+// After local work was queued: start a spinning M if Ps are idle and nobody is looking.
+inline void maybe_wakep() {
+  if (sched.npidle.load(std::memory_order_relaxed) > 0 &&
+      sched.nmspinning.load(std::memory_order_relaxed) == 0)
+    wakep();
+}
+void startm(P* p, bool spinning);
+bool stopm(M* m);          // parks m until it is handed a P; false if the runtime stops
+void pidleput(P* p);       // sched.lock held
+P* pidleget();             // sched.lock held
+P* pidleget(P* wanted);    // sched.lock held; that P if it is idle, else any
+void reset_spinning(M* m);
+bool may_spin();
+void handoffp(P* p);
+void wake_all_for_stop();
+
+// ---- spawn.cpp ----
+G* new_g(P* p);            // from p's cache, or from the global pool if p is null
+std::uint64_t new_goid(P* p);
+// A plain thread entering a goro call: while it is inside, the runtime will not tear down, and
+// it counts as a possible waker. `waker`: the call can wake goroutines (go, channel operations),
+// so the thread stays registered as a possible waker until it exits. Throws std::logic_error if
+// no runtime runs.
+void enter_external(bool waker);
+void leave_external();
+// Like enter_external(false), but reports false instead of throwing (for stats and dump).
+bool try_enter_external();
+
+// ---- run.cpp ----
+void fail(std::exception_ptr e);  // records the first failure and stops the runtime
+void begin_stop();
+
+// ---- ../diag ----
+void check_deadlock();    // a worker about to park: raise a suspicion if all looks asleep
+void confirm_deadlock();  // the monitor: fail the run if the suspicion holds up
+std::string dump_string();
+
+}  // namespace goro::rt

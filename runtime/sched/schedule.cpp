@@ -1,0 +1,217 @@
+// runtime/sched/schedule.cpp — the worker loop: find a goroutine, run it, repeat.
+//
+// A goroutine gives up its worker in exactly three ways: it parks (park.cpp), it yields, or it
+// exits. In each case switch_away() picks the next goroutine from the P's own queue and switches
+// straight to it — one stack switch, no trip through the scheduler — passing the "after" action
+// (requeue me, unlock my wait queue, recycle me) that the next goroutine runs once we are off our
+// stack (fiber/switch.hpp). Only when the local queue is empty does the worker go back to its
+// own stack (g0), where find_runnable() looks further: the global queue, other Ps (stealing),
+// and finally parks the thread (idle.cpp).
+//
+// Picking order on a P (next_local), after Go's findRunnable:
+//   1. runnext — it inherits the current time slice, unless kMaxInheritedHandoffs hand-offs in a
+//      row have kept the rest of the queue waiting;
+//   2. every kGlobalCheckTicks slices, one goroutine from the global queue, so that overflow and
+//      goroutines injected by plain threads cannot starve behind a busy local queue;
+//   3. the head of the local ring.
+#include "sched/sched.hpp"
+
+#include "sched/topology.hpp"
+
+#include <cstdio>
+
+namespace goro::rt {
+
+namespace {
+
+// Go's value: a prime, so the check does not fall into step with periodic workloads.
+constexpr std::uint32_t kGlobalCheckTicks = 61;
+// A communicating pair handing runnext back and forth would otherwise never let the local
+// queue's head run (Go relies on its 10 ms preemption for this; goro has no preemption).
+// 64 hand-offs of a ~50 ns channel round trip keep the rest of the queue waiting ~3 µs at most.
+constexpr std::uint32_t kMaxInheritedHandoffs = 64;
+
+thread_local M* tls_m = nullptr;
+
+G* next_local(P* p) {
+  if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
+  if (p->runq.has_next() && (p->inherited < kMaxInheritedHandoffs || p->runq.size() == 0)) {
+    if (G* g = p->runq.take_next()) {
+      ++p->inherited;
+      return g;
+    }
+  }
+  p->inherited = 0;
+  if (++p->schedtick % kGlobalCheckTicks == 0) {
+    G* g;
+    if (sched.globalq->pop_batch(&g, 1)) return g;
+  }
+  if (G* g = p->runq.pop()) return g;
+  return p->runq.take_next();
+}
+
+}  // namespace
+
+// Refills p's empty ring from the global queue: its fair share, as Go's globrunqget.
+G* global_refill(P* p) {
+  if (sched.globalq->empty()) return nullptr;
+  G* batch[RunQueue::kCapacity / 2];
+  std::size_t want = sched.globalq->size() / sched.nprocs + 1;
+  if (want > RunQueue::kCapacity / 2) want = RunQueue::kCapacity / 2;
+  std::size_t n = sched.globalq->pop_batch(batch, want);
+  if (n == 0) return nullptr;
+  for (std::size_t i = 1; i < n; ++i) runq_put(p, batch[i], false);
+  return batch[0];
+}
+
+namespace {
+
+bool any_p_has_work() {
+  for (auto& p : sched.ps)
+    if (!p->runq.empty()) return true;
+  return !sched.globalq->empty();
+}
+
+// Looks everywhere for a goroutine for m, parking m while there is none. Null: runtime stops.
+G* find_runnable(M* m) {
+  for (;;) {
+    if (sched.stopping.load(std::memory_order_acquire)) return nullptr;
+    if (!m->p && !stopm(m)) return nullptr;
+    P* p = m->p;
+
+    G* g = next_local(p);
+    if (!g) g = global_refill(p);
+    if (!g && (m->spinning || may_spin())) {
+      if (!m->spinning) {
+        m->spinning = true;
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      g = steal_work(m);
+    }
+    if (g) {
+      if (m->spinning) reset_spinning(m);
+      return g;
+    }
+
+    // Nothing anywhere: give the P back, then look once more before sleeping (idle.cpp has the
+    // argument for why this second look cannot miss work submitted meanwhile).
+    {
+      std::lock_guard lock(sched.lock);
+      if (!sched.globalq->empty()) continue;
+      pidleput(releasep(m));
+    }
+    const bool was_spinning = m->spinning;
+    if (was_spinning) {
+      m->spinning = false;
+      sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    if (any_p_has_work()) {
+      P* again;
+      {
+        std::lock_guard lock(sched.lock);
+        again = pidleget();
+      }
+      if (again) {
+        acquirep(m, again);
+        if (was_spinning) {
+          m->spinning = true;
+          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        }
+        continue;
+      }
+    }
+    check_deadlock();
+    if (!stopm(m)) return nullptr;
+  }
+}
+
+void start_on_stack(P* p, G* g) {
+  if (!g->stack) g->stack = p->stacks.get(sched.stacks);
+}
+
+}  // namespace
+
+// noipa: the optimizer must not inline this or learn that it is pure, or it could reuse the
+// thread-local address computed before a switch (see m.hpp).
+[[gnu::noinline, gnu::noipa]] M* current_m() { return tls_m; }
+void set_current_m(M* m) { tls_m = m; }
+
+void acquirep(M* m, P* p) {
+  m->p = p;
+  if (sched.settings.pin && m->pinned_to != static_cast<int>(p->id)) {
+    Topology::get().pin_thread(p->id, sched.nprocs);
+    m->pinned_to = static_cast<int>(p->id);
+  }
+}
+
+P* releasep(M* m) {
+  P* p = m->p;
+  m->p = nullptr;
+  return p;
+}
+
+void worker_loop(M* m) {
+  while (G* g = find_runnable(m)) {
+    m->curg = g;
+    g->set_state(GStatus::running);
+    start_on_stack(m->p, g);
+    switch_fiber(&m->g0, g->stack, nullptr, nullptr);
+    // Back on g0: a goroutine found nothing local to switch to; its "after" action has run.
+  }
+}
+
+void switch_away(M* m, G* self, AfterSwitch after, void* arg) {
+  P* p = m->p;
+  p->counters.switches.add();
+  G* next = next_local(p);
+  m->curg = next;
+  if (next) {
+    next->set_state(GStatus::running);
+    start_on_stack(p, next);
+    switch_fiber(self->stack, next->stack, after, arg);
+  } else {
+    switch_fiber(self->stack, &m->g0, after, arg);
+  }
+}
+
+// Every goroutine stack starts here, and stays in this loop for its whole life: when a goroutine
+// exits, its stack is recycled with this frame suspended inside goexit's switch, and the next
+// goroutine to get the stack resumes right there. So a reused stack costs no setup, and the
+// frames of every stack stay balanced (which the sanitizers' shadow stacks rely on).
+[[noreturn]] void goroutine_main(fctx::transfer_t t) {
+  fiber_entered(t);
+  for (;;) {
+    G* g = current_m()->curg;
+    try {
+      g->task.run(g->task);
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    g->task.run = nullptr;
+    if (g == sched.main_g) begin_stop();
+
+    M* m = current_m();
+    P* p = m->p;
+    p->counters.exited.add();
+    switch_away(m, g, [](Fiber*, void* arg) {
+      // On the next goroutine's stack (or g0), same M and P: recycle the finished one.
+      G* done = static_cast<G*>(arg);
+      P* p = current_m()->p;
+      p->stacks.put(sched.stacks, done->stack);
+      done->stack = nullptr;
+      done->set_state(GStatus::free);
+      p->gfree.put(sched.gpool, done);
+    }, g);
+  }
+}
+
+bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept {
+  M* m = tls_m;
+  if (!m || !m->curg || !m->curg->stack) return false;
+  if (!StackPool::in_guard(m->curg->stack, fault)) return false;
+  goid = m->curg->id.load(std::memory_order_relaxed);
+  stack_bytes = sched.stacks.stack_bytes();
+  return true;
+}
+
+}  // namespace goro::rt

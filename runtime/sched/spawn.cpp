@@ -1,0 +1,119 @@
+// runtime/sched/spawn.cpp — go(): a new goroutine.
+//
+// From a goroutine, spawning touches only its P: a G from the P's free list (its closure is
+// built right inside it by the template in goro/runtime.hpp), an id from the P's batch, and the
+// P's runnext slot, as Go's newproc does — the child runs as soon as the parent blocks, on the
+// same core, while the goroutine it displaced from runnext goes to the ring where idle Ps can
+// steal it. No stack is allocated until the goroutine first runs.
+//
+// From a plain thread, the goroutine goes to the global queue and a worker is woken for it.
+// Such a thread is "external": it counts as a possible waker for deadlock detection while it is
+// alive (see enter_external).
+#include "sched/sched.hpp"
+
+#include <stdexcept>
+
+namespace goro::rt {
+namespace {
+
+// Ids come in batches, so Ps do not fight over one counter (Go's goidcache).
+constexpr std::uint64_t kGoidBatch = 16;
+
+// A plain thread's registration as a possible waker, dropped when the thread exits.
+struct ExternalThread {
+  std::uint64_t generation = 0;
+  ~ExternalThread() {
+    if (generation && generation == sched.generation.load(std::memory_order_acquire))
+      sched.external_threads.fetch_sub(1, std::memory_order_seq_cst);
+  }
+};
+thread_local ExternalThread external_thread;
+
+}  // namespace
+
+std::uint64_t new_goid(P* p) {
+  if (!p) return sched.next_goid.fetch_add(1, std::memory_order_relaxed);
+  if (p->next_goid == p->goid_end) {
+    p->next_goid = sched.next_goid.fetch_add(kGoidBatch, std::memory_order_relaxed);
+    p->goid_end = p->next_goid + kGoidBatch;
+  }
+  return p->next_goid++;
+}
+
+G* new_g(P* p) {
+  if (p) return p->gfree.get(sched.gpool);
+  std::size_t got;
+  return sched.gpool.take(1, got);
+}
+
+bool try_enter_external() {
+  sched.external_ops.fetch_add(1, std::memory_order_seq_cst);
+  if (sched.running.load(std::memory_order_seq_cst) && !sched.stopping.load(std::memory_order_seq_cst))
+    return true;
+  sched.external_ops.fetch_sub(1, std::memory_order_seq_cst);
+  return false;
+}
+
+void enter_external(bool waker) {
+  if (!try_enter_external()) {
+    throw std::logic_error(sched.running.load()
+                               ? "goro: the runtime is shutting down (main has returned); "
+                                 "nothing new can start now"
+                               : "goro: no runtime is running; use goro inside goro::run");
+  }
+  if (!waker) return;
+  const std::uint64_t gen = sched.generation.load(std::memory_order_acquire);
+  if (external_thread.generation == gen) return;
+  external_thread.generation = gen;
+  sched.external_threads.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void leave_external() { sched.external_ops.fetch_sub(1, std::memory_order_seq_cst); }
+
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+using namespace rt;
+
+TaskSlot* spawn_begin() {
+  M* m = current_m();
+  if (m && m->p) return &new_g(m->p)->task;
+  enter_external(true);  // a plain thread, or a goroutine inside blocking()
+  return &new_g(nullptr)->task;
+}
+
+void spawn_commit(TaskSlot* slot, const void* spawn_pc) noexcept {
+  G* g = G::of(slot);
+  g->spawn_pc.store(spawn_pc, std::memory_order_relaxed);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  M* m = current_m();
+  if (m && m->p) {
+    P* p = m->p;
+    g->id.store(new_goid(p), std::memory_order_relaxed);
+    g->set_state(GStatus::runnable);
+    p->counters.spawned.add();
+    runq_put(p, g, true);
+    return;
+  }
+  g->id.store(new_goid(nullptr), std::memory_order_relaxed);
+  g->set_state(GStatus::runnable);
+  sched.external_spawned.fetch_add(1, std::memory_order_relaxed);
+  sched.globalq->push(g);
+  wakep();
+  leave_external();
+}
+
+void spawn_cancel(TaskSlot* slot) noexcept {
+  G* g = G::of(slot);
+  M* m = current_m();
+  if (m && m->p) {
+    m->p->gfree.put(sched.gpool, g);
+    return;
+  }
+  g->link = nullptr;
+  sched.gpool.give(g, g, 1);
+  leave_external();
+}
+
+}  // namespace goro::detail

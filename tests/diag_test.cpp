@@ -1,0 +1,218 @@
+// tests/diag_test.cpp — deadlock detection, dump, stats, the scheduler trace, configuration.
+#include "support.hpp"
+
+#include <sched.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+using namespace goro_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  const char* name_;
+};
+
+std::string run_and_catch_deadlock(goro::Config c, void (*main)()) {
+  try {
+    goro::run(c, main);
+  } catch (const goro::deadlock_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("all goroutines asleep is a deadlock, with a report") {
+  each_procs([](goro::Config c) {
+    std::string report = run_and_catch_deadlock(c, [] {
+      goro::go([] { park_forever(); });
+      goro::go([] { park_forever(); });
+      park_forever();
+    });
+    INFO(report);
+    CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
+    CHECK(contains(report, "goroutine 1 [test wait, "));
+    CHECK(contains(report, "goroutine 2 [test wait, "));
+    CHECK(contains(report, "goroutine 3 [test wait, "));
+    CHECK(contains(report, "created at goro::run (the main goroutine)"));
+    CHECK(contains(report, "diag_test.cpp:"));  // where goroutines 2 and 3 were spawned
+  });
+}
+
+TEST_CASE("no deadlock while a goroutine is inside blocking()") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::go([] { park_forever(); });
+      goro::blocking([] { std::this_thread::sleep_for(50ms); });
+    });
+  });
+}
+
+TEST_CASE("no deadlock while a plain thread that uses goro can still wake a goroutine") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      Signal wake;
+      std::atomic<bool> registered{false};
+      std::thread helper([&] {
+        goro::go([] {});  // this thread uses goro: it counts as a possible waker from now on
+        registered = true;
+        std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+        wake.signal();
+      });
+      while (!registered) goro::yield();
+      wake.wait();
+      helper.join();
+    });
+  });
+}
+
+TEST_CASE("detect_deadlock = false leaves waiting goroutines alone") {
+  goro::Config c;
+  c.detect_deadlock = false;
+  goro::run(c, [] {
+    Signal wake;
+    std::thread helper([&] {  // never announced to goro: only safe without detection
+      std::this_thread::sleep_for(50ms);
+      wake.signal();
+    });
+    wake.wait();
+    helper.join();
+  });
+}
+
+TEST_CASE("dump lists every goroutine with state, wait reason, time waited and spawn site") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    goro::go([] { park_forever(); });  // goroutine 2: parked
+    goro::yield();
+    goro::blocking([] { std::this_thread::sleep_for(20ms); });
+    goro::go([] {});                   // goroutine 3: spawned, not yet run
+    std::ostringstream out;
+    goro::dump(out);
+    const std::string text = out.str();
+    INFO(text);
+    CHECK(contains(text, "goroutine 1 [running]:\n    created at goro::run (the main goroutine)"));
+    CHECK(contains(text, "goroutine 2 [test wait, "));
+    CHECK(contains(text, "ms]:\n    created at "));
+    CHECK(contains(text, "goroutine 3 [runnable]:"));
+    CHECK(contains(text, "diag_test.cpp:"));
+    // A plain thread may dump too.
+    std::thread([] {
+      std::ostringstream o;
+      goro::dump(o);
+      CHECK(contains(o.str(), "goroutine 1 [running]"));
+    }).join();
+  });
+  std::ostringstream none;
+  goro::dump(none);
+  CHECK(contains(none.str(), "no runtime is running"));
+}
+
+TEST_CASE("stats") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [c] {
+      std::atomic<long> done{0};
+      for (int i = 0; i < 500; ++i)
+        goro::go([&] {
+          goro::yield();
+          ++done;
+        });
+      while (done != 500) goro::yield();
+      goro::Stats s = goro::stats();
+      CHECK(s.procs == c.procs);
+      CHECK(s.run_queues.size() == c.procs);
+      CHECK(s.spawned == 501);
+      CHECK(s.goroutines >= 1);
+      CHECK(s.context_switches >= 500);
+      CHECK(s.threads >= 1);
+      CHECK(s.idle_procs < c.procs);
+    });
+  });
+  CHECK(goro::stats().procs == 0);
+}
+
+GORO_CHILD("schedtrace") {
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] { goro::blocking([] { std::this_thread::sleep_for(60ms); }); });
+  return 0;
+}
+
+TEST_CASE("GORO_SCHEDTRACE prints a scheduler line every interval") {
+  ChildResult r = run_child("schedtrace", {"GORO_SCHEDTRACE=10"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.err, "SCHED "));
+  CHECK(contains(r.err, "procs=2 idleprocs="));
+  CHECK(contains(r.err, "goroutines=1"));
+}
+
+TEST_CASE("bad GORO_* values fail run with a message naming the variable and the value") {
+  struct Case {
+    const char* name;
+    const char* value;
+  };
+  for (Case bad : {Case{"GORO_PROCS", "abc"}, Case{"GORO_PROCS", "0"}, Case{"GORO_PROCS", "-3"},
+                   Case{"GORO_STACK", "12q"}, Case{"GORO_STACK", "1"}, Case{"GORO_PIN", "yes"},
+                   Case{"GORO_SCHEDTRACE", "x"}}) {
+    CAPTURE(bad.name);
+    CAPTURE(bad.value);
+    ScopedEnv env(bad.name, bad.value);
+    try {
+      goro::run([] {});
+      FAIL("run accepted a bad value");
+    } catch (const std::invalid_argument& e) {
+      CHECK(contains(e.what(), bad.name));
+      CHECK(contains(e.what(), std::string("\"") + bad.value + "\""));
+    }
+  }
+  goro::Config too_many;
+  too_many.procs = 5000;
+  CHECK_THROWS_AS(goro::run(too_many, [] {}), std::invalid_argument);
+  goro::Config tiny_stack;
+  tiny_stack.stack_size = 100;
+  CHECK_THROWS_AS(goro::run(tiny_stack, [] {}), std::invalid_argument);
+}
+
+TEST_CASE("GORO_PROCS sets the number of Ps") {
+  ScopedEnv env("GORO_PROCS", "3");
+  CHECK(goro::run([] { return goro::procs(); }) == 3);
+}
+
+TEST_CASE("pinning binds each worker to one core, and run restores the caller's affinity") {
+  cpu_set_t before;
+  REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+  goro::Config c;
+  c.pin = true;
+  c.procs = 2;
+  goro::run(c, [] {
+    std::atomic<long> done{0};
+    for (int i = 0; i < 8; ++i)
+      goro::go([&] {
+        cpu_set_t mine;
+        sched_getaffinity(0, sizeof mine, &mine);
+        CHECK(CPU_COUNT(&mine) >= 1);
+        CHECK(CPU_COUNT(&mine) <= 2);  // the PUs of one core (SMT siblings at most)
+        ++done;
+      });
+    while (done != 8) goro::yield();
+  });
+  cpu_set_t after;
+  REQUIRE(sched_getaffinity(0, sizeof after, &after) == 0);
+  CHECK(CPU_EQUAL(&before, &after));
+}

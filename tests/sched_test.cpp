@@ -1,0 +1,274 @@
+// tests/sched_test.cpp — the scheduler: many goroutines, fairness, stealing, parking and
+// readying across Ps, idle workers, blocking(), and stopping with goroutines left behind.
+#include "support.hpp"
+
+#include "sched/park.hpp"
+#include "sched/sched.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using namespace goro_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void wait_for(const std::atomic<long>& counter, long target) {
+  while (counter.load() != target) goro::yield();
+}
+
+void spin_for(std::chrono::microseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a million goroutines each run exactly once") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      const long n = scaled(1'000'000);
+      std::atomic<long> ran{0};
+      for (long i = 0; i < n; ++i) goro::go([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+      wait_for(ran, n);
+      CHECK(goro::stats().spawned >= static_cast<std::uint64_t>(n));
+    });
+  });
+}
+
+TEST_CASE("a goroutine yielding in a loop does not starve others") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      std::atomic<bool> stop{false};
+      std::atomic<long> spinners_done{0};
+      for (int i = 0; i < 4; ++i)
+        goro::go([&] {
+          while (!stop) goro::yield();
+          ++spinners_done;
+        });
+      // Far more goroutines than a local queue holds, so some wait in the global queue.
+      std::atomic<long> ran{0};
+      for (int i = 0; i < 3000; ++i) goro::go([&] { ++ran; });
+      wait_for(ran, 3000);
+      stop = true;
+      wait_for(spinners_done, 4);
+    });
+  });
+}
+
+TEST_CASE("a runnext ping-pong pair does not starve the rest of the queue") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    Signal a, b;
+    std::atomic<bool> stop{false};
+    std::atomic<long> done{0};
+    goro::go([&] {
+      while (!stop) {
+        b.signal();
+        a.wait();
+      }
+      b.signal();
+      ++done;
+    });
+    goro::go([&] {
+      while (!stop) {
+        a.signal();
+        b.wait();
+      }
+      a.signal();
+      ++done;
+    });
+    std::atomic<long> others{0};
+    for (int i = 0; i < 100; ++i) goro::go([&] { ++others; });
+    wait_for(others, 100);
+    stop = true;
+    wait_for(done, 2);
+  });
+}
+
+TEST_CASE("park and ready hand a token around a ring of goroutines on every P") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      constexpr int kRing = 64;
+      const long rounds = scaled(400);
+      std::vector<Signal> slots(kRing);
+      std::atomic<long> hops{0}, finished{0};
+      for (int i = 0; i < kRing; ++i)
+        goro::go([&, i] {
+          for (long r = 0; r < rounds; ++r) {
+            slots[static_cast<std::size_t>(i)].wait();
+            hops.fetch_add(1, std::memory_order_relaxed);
+            slots[static_cast<std::size_t>((i + 1) % kRing)].signal();
+          }
+          ++finished;
+        });
+      slots[0].signal();
+      wait_for(finished, kRing);
+      CHECK(hops == kRing * rounds);
+    });
+  });
+}
+
+TEST_CASE("many independent pairs park and ready each other across Ps") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      constexpr int kPairs = 100;
+      const long trips = scaled(2000);
+      std::atomic<long> finished{0};
+      std::vector<Signal> ping(kPairs), pong(kPairs);
+      for (int i = 0; i < kPairs; ++i) {
+        goro::go([&, i] {
+          for (long t = 0; t < trips; ++t) {
+            ping[static_cast<std::size_t>(i)].signal();
+            pong[static_cast<std::size_t>(i)].wait();
+          }
+          ++finished;
+        });
+        goro::go([&, i] {
+          for (long t = 0; t < trips; ++t) {
+            ping[static_cast<std::size_t>(i)].wait();
+            pong[static_cast<std::size_t>(i)].signal();
+          }
+          ++finished;
+        });
+      }
+      wait_for(finished, 2 * kPairs);
+    });
+  });
+}
+
+TEST_CASE("idle Ps steal work") {
+  for (unsigned procs : {2u, 8u}) {
+    CAPTURE(procs);
+    goro::Config c;
+    c.procs = procs;
+    goro::run(c, [] {
+      std::atomic<long> done{0};
+      // Goroutines that compute without ever yielding: only stealing spreads them out.
+      for (int i = 0; i < 64; ++i)
+        goro::go([&] {
+          spin_for(500us);
+          ++done;
+        });
+      wait_for(done, 64);
+      goro::Stats s = goro::stats();
+      CHECK(s.steals > 0);
+      CHECK(s.stolen >= s.steals);
+      CHECK(s.threads > 1);
+    });
+  }
+}
+
+TEST_CASE("a runtime whose goroutines are all parked burns no CPU") {
+  for (unsigned procs : {2u, 8u}) {
+    CAPTURE(procs);
+    goro::Config c;
+    c.procs = procs;
+    goro::run(c, [] {
+      for (int i = 0; i < 100; ++i) goro::go([] { park_forever(); });
+      goro::blocking([] { std::this_thread::sleep_for(100ms); });  // let workers settle
+      const long long before = cpu_time_ns();
+      goro::blocking([] { std::this_thread::sleep_for(1s); });
+      const long long used = cpu_time_ns() - before;
+      MESSAGE("CPU used over 1 s while idle: " << used / 1000 << " us");
+      CHECK(used < 10'000'000);  // under 1% of one second
+    });
+  }
+}
+
+TEST_CASE("blocking() hands the P to another worker") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    std::atomic<long> ticks{0};
+    std::atomic<bool> stop{false};
+    goro::go([&] {
+      while (!stop) {
+        ++ticks;
+        goro::yield();
+      }
+    });
+    goro::yield();
+    const long before = ticks;
+    // With one P, the other goroutine runs meanwhile only if the P was handed on.
+    goro::blocking([] { std::this_thread::sleep_for(50ms); });
+    CHECK(ticks > before + 100);
+    CHECK(goro::stats().handoffs > 0);
+    stop = true;
+  });
+}
+
+TEST_CASE("blocking() from many goroutines at once, every P busy meanwhile") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      std::atomic<long> done{0};
+      for (int i = 0; i < 32; ++i)
+        goro::go([&, i] {
+          for (int k = 0; k < 5; ++k) {
+            int v = goro::blocking([i] {
+              std::this_thread::sleep_for(200us);
+              return i;
+            });
+            CHECK(v == i);
+            goro::yield();
+          }
+          ++done;
+        });
+      wait_for(done, 32);
+    });
+  });
+}
+
+TEST_CASE("blocking() on a plain thread just calls f") {
+  CHECK(goro::blocking([] { return 7; }) == 7);
+}
+
+TEST_CASE("run returns with goroutines still parked, and again right after") {
+  each_procs([](goro::Config c) {
+    auto token = std::make_shared<int>(0);
+    const auto start = std::chrono::steady_clock::now();
+    goro::run(c, [&] {
+      std::atomic<long> parked{0};
+      for (int i = 0; i < 1000; ++i)
+        goro::go([&parked] {
+          ++parked;
+          park_forever();
+        });
+      wait_for(parked, 1000);
+      // Spawned but never started: their functions are destroyed when run() ends.
+      for (int i = 0; i < 1000; ++i) goro::go([token] { park_forever(); });
+    });
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(token.use_count() <= 1 + 1000);
+    goro::run(c, [&] {
+      CHECK(goro::num_goroutines() == 1);
+      std::atomic<long> ran{0};
+      for (int i = 0; i < 100; ++i) goro::go([&] { ++ran; });
+      wait_for(ran, 100);
+    });
+  });
+  // With one P the spawned-last goroutines cannot have started before main returned.
+  auto token = std::make_shared<int>(0);
+  goro::Config one;
+  one.procs = 1;
+  goro::run(one, [&] {
+    for (int i = 0; i < 1000; ++i) goro::go([token] {});
+  });
+  CHECK(token.use_count() == 1);
+}
+
+TEST_CASE("a million spawned goroutines that have not run own no stacks") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    const long n = scaled(1'000'000);
+    for (long i = 0; i < n; ++i) goro::go([] {});
+    // Nothing has run yet on the single P: only main has a stack.
+    CHECK(goro::rt::sched.stacks.carved() <= 16);
+  });
+}

@@ -1,0 +1,90 @@
+// tests/support.hpp — helpers shared by the suites.
+#pragma once
+
+#include <goro/runtime.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <vector>
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define GORO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define GORO_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef GORO_TEST_SANITIZED
+#define GORO_TEST_SANITIZED 0
+#endif
+
+namespace goro_test {
+
+// Stress sizes shrink under the sanitizers, which run 5-20x slower; the code paths do not.
+constexpr long scaled(long n) { return GORO_TEST_SANITIZED ? n / 8 : n; }
+
+// The worker counts every scheduling test runs at (races hide at some counts).
+inline const std::initializer_list<unsigned> kProcs = {1, 2, 8};
+
+// Runs body(config) in a fresh runtime for each worker count of kProcs.
+template <class F>
+void each_procs(F&& body) {
+  for (unsigned procs : kProcs) {
+    CAPTURE(procs);
+    goro::Config config;
+    config.procs = procs;
+    body(config);
+  }
+}
+
+// Child processes: a test can re-run this binary as `--child NAME` to observe a crash or an
+// environment-dependent start-up in isolation.
+using ChildMain = std::function<int()>;
+std::map<std::string, ChildMain>& children();
+struct RegisterChild {
+  RegisterChild(const char* name, ChildMain main) { children()[name] = std::move(main); }
+};
+#define GORO_CHILD_CAT2(a, b) a##b
+#define GORO_CHILD_CAT(a, b) GORO_CHILD_CAT2(a, b)
+#define GORO_CHILD(name)                                                                   \
+  static int GORO_CHILD_CAT(child_, __LINE__)();                                           \
+  static ::goro_test::RegisterChild GORO_CHILD_CAT(child_reg_, __LINE__)(                  \
+      name, &GORO_CHILD_CAT(child_, __LINE__));                                            \
+  static int GORO_CHILD_CAT(child_, __LINE__)()
+
+struct ChildResult {
+  int exit_code = -1;    // when it exited
+  int signal = 0;        // when a signal killed it
+  std::string err;       // its stderr
+};
+// Runs `--child name` with extra environment variables ("NAME=value").
+ChildResult run_child(const std::string& name, const std::vector<std::string>& env = {});
+
+// Parks the calling goroutine with no one to wake it (test wait reason).
+void park_forever();
+
+// A one-goroutine binary semaphore on the raw parking protocol (sched/park.hpp), so the core
+// runtime can be tested before channels exist. wait(): goroutines only; signal(): anyone.
+class Signal {
+ public:
+  void wait();
+  void signal();
+
+ private:
+  std::atomic<bool> locked_{false};
+  bool token_ = false;
+  void* waiter_ = nullptr;  // goro::rt::G*
+  void lock();
+  void unlock() { locked_.store(false, std::memory_order_release); }
+  friend struct SignalAccess;
+};
+
+// Process CPU time (user + system) in nanoseconds.
+long long cpu_time_ns();
+
+}  // namespace goro_test
