@@ -19,9 +19,8 @@ struct SwitchRecord {
   Fiber* from;
   AfterSwitch after;
   void* arg;
+  EhState* thread_eh;  // the switching thread's, which is now the resumed fiber's thread
 };
-
-EhState& thread_eh_state() { return *static_cast<EhState*>(__cxa_get_globals()); }
 
 // First thing a fiber does once it runs again (`self` null: its very first run).
 inline void on_resumed(Fiber* self, fctx::transfer_t t) {
@@ -30,16 +29,18 @@ inline void on_resumed(Fiber* self, fctx::transfer_t t) {
   __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : nullptr, &rec->from->stack_bottom,
                                   &rec->from->stack_size);
 #endif
-  thread_eh_state() = self ? self->eh : EhState{};
+  *rec->thread_eh = self ? self->eh : EhState{};
   rec->from->ctx = t.fctx;
   if (rec->after) rec->after(rec->from, rec->arg);
 }
 
 }  // namespace
 
-void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) {
-  SwitchRecord rec{from, after, arg};
-  from->eh = thread_eh_state();
+EhState* thread_eh_state() { return static_cast<EhState*>(__cxa_get_globals()); }
+
+void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg, EhState* thread_eh) {
+  SwitchRecord rec{from, after, arg, thread_eh};
+  from->eh = *thread_eh;
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->stack_bottom, to->stack_size);
 #endif

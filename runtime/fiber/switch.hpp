@@ -75,7 +75,11 @@ using AfterSwitch = void (*)(Fiber* from, void* arg);
 
 // Suspends `from` (the running fiber) and resumes `to`, which first runs `after(from, arg)` (if
 // not null). Returns when somebody switches back to `from` — possibly on another thread.
-void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg);
+// `thread_eh` is the calling thread's exception state (thread_eh_state(), cached per worker).
+void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg, EhState* thread_eh);
+
+// The calling thread's C++ exception state. Constant for a thread: a worker reads it once.
+EhState* thread_eh_state();
 
 // A fresh fiber made with make_fiber() starts in `entry`, which must call fiber_entered(t)
 // before anything else and must never return.

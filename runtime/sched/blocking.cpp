@@ -60,12 +60,12 @@ void exit_blocking() noexcept {
     }
     g->set_state(GStatus::runnable);
     m->curg = nullptr;
-    switch_fiber(g->stack, &m->g0, &after_blocking_exit, g);
+    switch_fiber(g->stack, &m->g0, &after_blocking_exit, g, m->eh);
     return;  // resumed by a worker holding a P
   }
   // The runtime is stopping: this goroutine is abandoned; its worker's loop will end.
   m->curg = nullptr;
-  switch_fiber(g->stack, &m->g0, &after_abandon, nullptr);
+  switch_fiber(g->stack, &m->g0, &after_abandon, nullptr, m->eh);
 }
 
 }  // namespace goro::detail

@@ -31,15 +31,19 @@ enum class GStatus : std::uint8_t {
   blocking,  // inside goro::blocking(): running on a worker that holds no P
 };
 
-struct G {
+// Exactly two cache lines: the closure, then the rest.
+struct alignas(64) G {
   detail::TaskSlot task;  // first member: a TaskSlot* from go() is this G
   Stack* stack = nullptr; // null until the goroutine first runs
-  G* link = nullptr;      // free lists
   std::atomic<std::uint64_t> id{0};
   std::atomic<GStatus> status{GStatus::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   std::atomic<std::int64_t> wait_since{0};         // coarse clock, ns
   std::atomic<const void*> spawn_pc{nullptr};      // return address of the go() call
+  // While parked: how to take this goroutine out of whatever queue it waits in, should the
+  // runtime stop and abandon it (its wait record lives on its stack, which is about to go).
+  void (*on_abandon)(void* arg) = nullptr;
+  void* abandon_arg = nullptr;
 
   static G* of(detail::TaskSlot* slot) { return reinterpret_cast<G*>(slot); }
 
@@ -48,5 +52,6 @@ struct G {
 };
 
 static_assert(offsetof(G, task) == 0);
+static_assert(sizeof(G) == 128);
 
 }  // namespace goro::rt

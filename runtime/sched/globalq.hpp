@@ -5,37 +5,42 @@
 // found no free P. Every P looks here when its own queue is empty, and every kGlobalCheckTicks
 // scheduling ticks even when it is not (schedule.cpp), so nothing waits here forever.
 //
-// As in Go (sched.runq), a FIFO list linked through G::link under one lock. It is off the hot
-// path — a P touches it once per 61 slices, or once per 128 goroutines moved in a batch — so
-// the lock is uncontended in practice, and a batch is linked outside the lock and spliced in
-// O(1). (moodycamel's lock-free queue was the first candidate; it synchronizes through
-// std::atomic_thread_fence, which ThreadSanitizer cannot see, so every hand-off through it
-// reads as a race and the sanitized test suite could not vouch for anything downstream.)
+// A growable FIFO ring of G pointers under a short lock, as Go's sched.runq is a locked list.
+// Batches move in and out with one memcpy; no G record is touched under the lock (they are
+// usually cold in this core's cache: another P wrote them). It is off the hot path — a P comes
+// here once per 61 slices, or once per batch of up to 128 goroutines — so the lock is short and
+// rarely contended. (moodycamel's lock-free queue was the first candidate: it synchronizes
+// through std::atomic_thread_fence, which ThreadSanitizer cannot see, so every hand-off through
+// it reads as a race and the sanitized test suite could not vouch for anything downstream.)
 //
 // `size_` can be read without the lock. It changes with seq_cst read-modify-writes after the
-// list does, which makes a push the StoreLoad barrier between "work was submitted" and
+// ring does, which makes a push the StoreLoad barrier between "work was submitted" and
 // "is anyone spinning?" (idle.cpp).
 #pragma once
 
+#include "os/spinlock.hpp"
 #include "sched/g.hpp"
 
 #include <atomic>
 #include <cstddef>
 #include <mutex>
+#include <vector>
 
 namespace goro::rt {
 
 class GlobalQueue {
  public:
+  GlobalQueue() : ring_(kInitialCapacity) {}
+
   void push(G* g) { push_batch(&g, 1); }
 
   void push_batch(G* const* gs, std::size_t n) {
-    for (std::size_t i = 0; i + 1 < n; ++i) gs[i]->link = gs[i + 1];
-    gs[n - 1]->link = nullptr;
     std::lock_guard lock(mu_);
-    if (tail_) tail_->link = gs[0];
-    else head_ = gs[0];
-    tail_ = gs[n - 1];
+    if (count_ + n > ring_.size()) grow(count_ + n);
+    const std::size_t cap = ring_.size();
+    std::size_t tail = (head_ + count_) % cap;
+    for (std::size_t i = 0; i < n; ++i, tail = tail + 1 == cap ? 0 : tail + 1) ring_[tail] = gs[i];
+    count_ += n;
     size_.fetch_add(n, std::memory_order_seq_cst);
   }
 
@@ -43,12 +48,10 @@ class GlobalQueue {
   std::size_t pop_batch(G** out, std::size_t max) {
     if (size_.load(std::memory_order_acquire) == 0) return 0;
     std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (; n < max && head_; ++n) {
-      out[n] = head_;
-      head_ = head_->link;
-    }
-    if (!head_) tail_ = nullptr;
+    const std::size_t n = count_ < max ? count_ : max;
+    const std::size_t cap = ring_.size();
+    for (std::size_t i = 0; i < n; ++i, head_ = head_ + 1 == cap ? 0 : head_ + 1) out[i] = ring_[head_];
+    count_ -= n;
     size_.fetch_sub(n, std::memory_order_seq_cst);
     return n;
   }
@@ -57,9 +60,20 @@ class GlobalQueue {
   bool empty() const { return size() == 0; }
 
  private:
-  std::mutex mu_;
-  G* head_ = nullptr;
-  G* tail_ = nullptr;
+  static constexpr std::size_t kInitialCapacity = 1024;
+
+  void grow(std::size_t need) {
+    std::size_t cap = ring_.size();
+    while (cap < need) cap *= 2;
+    std::vector<G*> bigger(cap);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+    ring_.swap(bigger);
+    head_ = 0;
+  }
+
+  os::SpinLock mu_;
+  std::vector<G*> ring_;
+  std::size_t head_ = 0, count_ = 0;
   std::atomic<std::size_t> size_{0};
 };
 

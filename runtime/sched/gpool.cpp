@@ -1,51 +1,71 @@
 // runtime/sched/gpool.cpp
 #include "sched/gpool.hpp"
 
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
 #if GORO_ASAN
 #include <sanitizer/lsan_interface.h>
 #endif
 
 namespace goro::rt {
 
-G* GPool::take(std::size_t n, std::size_t& got) {
-  std::lock_guard lock(mu_);
-  if (nfree_ < n) {
-    slabs_.push_back(std::make_unique<G[]>(kSlabGs));
-    G* slab = slabs_.back().get();
-    for (std::size_t i = 0; i < kSlabGs; ++i) {
-      slab[i].link = free_;
-      free_ = &slab[i];
-    }
-    nfree_ += kSlabGs;
+namespace {
+
+// kSlabBytes of zeroed memory aligned to kSlabBytes, so that it can be one huge page.
+G* map_slab() {
+  constexpr std::size_t size = GPool::kSlabBytes;
+  void* raw = ::mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) {
+    std::fprintf(stderr, "goro: cannot allocate goroutine records: %s\n", std::strerror(errno));
+    std::abort();
   }
-  G* head = free_;
-  G* tail = head;
-  for (std::size_t i = 1; i < n; ++i) tail = tail->link;
-  free_ = tail->link;
-  tail->link = nullptr;
-  nfree_ -= n;
-  got = n;
-  return head;
+  auto begin = reinterpret_cast<std::uintptr_t>(raw);
+  auto aligned = (begin + size - 1) / size * size;
+  if (aligned > begin) ::munmap(raw, aligned - begin);
+  ::munmap(reinterpret_cast<void*>(aligned + size), begin + size - aligned);
+  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<G*>(aligned);
 }
 
-void GPool::give(G* head, G* tail, std::size_t n) {
+}  // namespace
+
+void GPool::take(G** out, std::size_t n) {
   std::lock_guard lock(mu_);
-  tail->link = free_;
-  free_ = head;
-  nfree_ += n;
+  if (free_.size() < n) {
+    G* slab = map_slab();
+    slabs_.push_back(slab);
+    free_.reserve(free_.size() + kSlabGs);
+    for (std::size_t i = kSlabGs; i-- > 0;) free_.push_back(::new (&slab[i]) G);
+  }
+  const std::size_t from = free_.size() - n;
+  for (std::size_t i = 0; i < n; ++i) out[i] = free_[from + i];
+  free_.resize(from);
+}
+
+void GPool::give(G* const* gs, std::size_t n) {
+  std::lock_guard lock(mu_);
+  free_.insert(free_.end(), gs, gs + n);
 }
 
 void GPool::stop() {
   std::lock_guard lock(mu_);
+  for (G* slab : slabs_) ::munmap(slab, kSlabBytes);  // G is trivially destructible
   slabs_.clear();
-  free_ = nullptr;
-  nfree_ = 0;
+  free_.clear();
 }
 
 #if GORO_ASAN
 void GPool::keep_for_leak_checker() {
   std::lock_guard lock(mu_);
-  for (auto& slab : slabs_) __lsan_ignore_object(slab.release());  // ignored, but still scanned
+  for (G* slab : slabs_) __lsan_register_root_region(slab, kSlabBytes);
+  slabs_.clear();  // deliberately never unmapped
 }
 #endif
 

@@ -34,6 +34,7 @@
 // to block (a channel hand-off), and then this P runs it next, hot in cache, with no wake-up at
 // all. Go wakes a worker on every ready, which is why its unbuffered ping-pong between two
 // goroutines costs a futex wake every few round trips.
+#include "os/clock.hpp"
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
 
@@ -63,7 +64,10 @@ P* unlink_idle(P** link) {
   *link = p->idle_link;
   p->idle_link = nullptr;
   sched.npidle.fetch_sub(1, std::memory_order_seq_cst);
-  if (sched.monitor && sched.monitor->idle_sleep.load(std::memory_order_seq_cst)) sched.monitor->wake();
+  if (sched.monitor && sched.monitor->idle_sleep.load(std::memory_order_seq_cst)) {
+    sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);  // it was stale
+    sched.monitor->wake();
+  }
   return p;
 }
 
@@ -179,6 +183,7 @@ void mstart(M* m) {
   m->thread = std::thread([m] {
     set_current_m(m);
     adopt_thread_fiber(&m->g0);
+    m->eh = thread_eh_state();
     AltSignalStack alt_stack;
     P* p = m->nextp;
     m->nextp = nullptr;

@@ -21,6 +21,7 @@ struct M {
 
   const unsigned id;
   Fiber g0;                 // this thread's own stack
+  EhState* eh = nullptr;    // this thread's C++ exception state (fiber/switch.hpp)
   G* curg = nullptr;        // the goroutine running on this M, if any
   P* p = nullptr;           // the P held, if any
   P* nextp = nullptr;       // handed over by startm() to a parked M

@@ -41,6 +41,7 @@ void Monitor::loop() {
     if (trace_every) sleep = std::min(sleep, std::max<std::int64_t>(next_trace - os::now_ns(), 0));
     parker_.park_for(std::chrono::nanoseconds(sleep));
     if (sched.stopping.load(std::memory_order_acquire)) break;
+    sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
 
     confirm_deadlock();
     if (wake_stuck_p()) {
@@ -65,6 +66,7 @@ void Monitor::sleep_while_all_idle() {
     idle_sleep.store(true, std::memory_order_seq_cst);
     if (all_idle()) parker_.park();  // pidleget() or begin_stop() wakes us
     idle_sleep.store(false, std::memory_order_relaxed);
+    sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
   }
 }
 

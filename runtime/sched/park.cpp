@@ -2,6 +2,7 @@
 #include "sched/park.hpp"
 
 #include "os/clock.hpp"
+#include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
 
 #include <goro/runtime.hpp>
@@ -52,7 +53,7 @@ void park(WaitReason reason, UnlockFn unlock, void* arg) {
   M* m = current_m();
   G* g = m->curg;
   g->wait_reason.store(reason, std::memory_order_relaxed);
-  g->wait_since.store(os::coarse_now_ns(), std::memory_order_relaxed);
+  g->wait_since.store(sched.coarse_now.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g->set_state(GStatus::waiting);
   ParkRecord rec{g, unlock, arg};
   switch_away(m, g, [](Fiber*, void* a) {
@@ -63,15 +64,21 @@ void park(WaitReason reason, UnlockFn unlock, void* arg) {
 }
 
 void ready(G* g) {
-  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
-  g->set_state(GStatus::runnable);
   M* m = current_m();
   if (m && m->p) {
+    g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+    g->set_state(GStatus::runnable);
     runq_put(m->p, g, true);
-  } else {
-    sched.globalq->push(g);
-    wakep();
+    return;
   }
+  // A plain thread, or a worker inside blocking(): through the global queue, and only while the
+  // runtime is up — once it stops, g is abandoned and its memory about to go.
+  if (!try_enter_external()) return;
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  g->set_state(GStatus::runnable);
+  sched.globalq->push(g);
+  wakep();
+  leave_external();
 }
 
 }  // namespace goro::rt

@@ -62,6 +62,7 @@ void start(const Settings& settings) {
   sched.next_goid.store(2);  // 1 is main
   sched.generation.fetch_add(1);
   sched.start_ns = os::now_ns();
+  sched.coarse_now.store(os::coarse_now_ns());
   for (unsigned i = sched.nprocs; i-- > 1;) pidleput(sched.ps[i].get());
 }
 
@@ -80,8 +81,13 @@ void teardown() {
   bool abandoned = false;
   sched.gpool.for_each([&](G& g) {
     if (g.state() == GStatus::free) return;
-    if (!g.stack && g.task.run) g.task.drop(g.task);  // never started
-    else abandoned = true;
+    if (!g.stack && g.task.run) {
+      g.task.drop(g.task);  // never started
+      return;
+    }
+    abandoned = true;
+    // Parked in a channel or lock that outlives this run: leave it, so nobody wakes a ghost.
+    if (g.state() == GStatus::waiting && g.on_abandon) g.on_abandon(g.abandon_arg);
   });
 #if GORO_ASAN
   // Abandoned goroutines still hold what their stacks and closures point to. Go's process would
@@ -161,6 +167,7 @@ void run_main(const Config& config, void (*body)(void*), void* arg) {
     AltSignalStack alt_stack;
     set_current_m(m0);
     adopt_thread_fiber(&m0->g0);
+    m0->eh = thread_eh_state();
     acquirep(m0, sched.ps[0].get());
     worker_loop(m0);
     set_current_m(nullptr);

@@ -52,8 +52,16 @@ class RunQueue {
     }
   }
 
-  // Puts g in runnext and returns what was there (which the caller must queue).
-  G* exchange_next(G* g) { return next_.exchange(g, std::memory_order_acq_rel); }
+  // Puts g in runnext and returns what was there (which the caller must queue). Into an empty
+  // slot a plain store will do: only the owner ever makes the slot non-empty — thieves only
+  // take what is there — so nobody can fill it between our load and our store.
+  G* exchange_next(G* g) {
+    if (!next_.load(std::memory_order_relaxed)) {
+      next_.store(g, std::memory_order_release);
+      return nullptr;
+    }
+    return next_.exchange(g, std::memory_order_acq_rel);
+  }
 
   G* take_next() {
     if (!next_.load(std::memory_order_relaxed)) return nullptr;
@@ -61,6 +69,11 @@ class RunQueue {
   }
 
   bool has_next() const { return next_.load(std::memory_order_relaxed) != nullptr; }
+
+  // Goroutines in the ring, as the owner sees it (only the owner moves tail).
+  std::uint32_t owner_size() const {
+    return tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire);
+  }
 
   // When the ring is full: claims its older half for the caller to move to the global queue.
   // Returns how many Gs were written to `out` (kCapacity / 2), or 0 if a thief got there first

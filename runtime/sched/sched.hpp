@@ -4,7 +4,8 @@
 //   G  a goroutine (g.hpp)       M  a worker thread (m.hpp)       P  a processor (p.hpp)
 //
 // Where things live:
-//   schedule.cpp  the worker loop, picking the next goroutine, switching to it
+//   schedule.cpp  the worker loop: find work (local, global, steal), else park the worker
+//   dispatch.hpp  the hot path: pick the next goroutine of this P and switch to it
 //   runq.hpp      a P's local run queue and runnext slot
 //   globalq.hpp   the global run queue
 //   steal.cpp     taking work from other Ps, nearest first
@@ -51,6 +52,9 @@ struct Sched {
   std::atomic<std::uint64_t> generation{0};  // runs started in this process
   std::atomic<std::uint64_t> next_goid{1};
   std::int64_t start_ns = 0;
+  // Monotonic time to ~10 ms, kept by the monitor while any P is busy: what park() stamps a
+  // goroutine's wait with (a vDSO clock read on every park costs more than the rest of it).
+  std::atomic<std::int64_t> coarse_now{0};
 
   // Idle Ps and Ms (idle.cpp). `lock` guards the two lists and the creation of Ms.
   std::mutex lock;
@@ -80,9 +84,7 @@ extern Sched sched;
 
 // ---- schedule.cpp ----
 void worker_loop(M* m);
-// From the running goroutine `self`: switch to the next runnable goroutine of this P, or to the
-// scheduler if there is none. `after` runs once `self` is off its stack (switch.hpp).
-void switch_away(M* m, G* self, AfterSwitch after, void* arg);
+// (switch_away and next_local: dispatch.hpp)
 [[noreturn]] void goroutine_main(fctx::transfer_t t);
 // Moves p's fair share of the global queue into its (empty) ring; returns one of them to run.
 G* global_refill(P* p);
@@ -126,6 +128,8 @@ void enter_external(bool waker);
 void leave_external();
 // Like enter_external(false), but reports false instead of throwing (for stats and dump).
 bool try_enter_external();
+// Counts the calling plain thread as a possible waker for the rest of its life (once per run).
+void register_external_thread();
 
 // ---- run.cpp ----
 void fail(std::exception_ptr e);  // records the first failure and stops the runtime

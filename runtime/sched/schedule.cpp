@@ -8,12 +8,9 @@
 // own stack (g0), where find_runnable() looks further: the global queue, other Ps (stealing),
 // and finally parks the thread (idle.cpp).
 //
-// Picking order on a P (next_local), after Go's findRunnable:
-//   1. runnext — it inherits the current time slice, unless kMaxInheritedHandoffs hand-offs in a
-//      row have kept the rest of the queue waiting;
-//   2. every kGlobalCheckTicks slices, one goroutine from the global queue, so that overflow and
-//      goroutines injected by plain threads cannot starve behind a busy local queue;
-//   3. the head of the local ring.
+// switch_away() and next_local() are the hot path of every park, yield and exit; they live in
+// dispatch.hpp, inline.
+#include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
 
 #include "sched/topology.hpp"
@@ -24,31 +21,9 @@ namespace goro::rt {
 
 namespace {
 
-// Go's value: a prime, so the check does not fall into step with periodic workloads.
-constexpr std::uint32_t kGlobalCheckTicks = 61;
-// A communicating pair handing runnext back and forth would otherwise never let the local
-// queue's head run (Go relies on its 10 ms preemption for this; goro has no preemption).
-// 64 hand-offs of a ~50 ns channel round trip keep the rest of the queue waiting ~3 µs at most.
-constexpr std::uint32_t kMaxInheritedHandoffs = 64;
-
-thread_local M* tls_m = nullptr;
-
-G* next_local(P* p) {
-  if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
-  if (p->runq.has_next() && (p->inherited < kMaxInheritedHandoffs || p->runq.size() == 0)) {
-    if (G* g = p->runq.take_next()) {
-      ++p->inherited;
-      return g;
-    }
-  }
-  p->inherited = 0;
-  if (++p->schedtick % kGlobalCheckTicks == 0) {
-    G* g;
-    if (sched.globalq->pop_batch(&g, 1)) return g;
-  }
-  if (G* g = p->runq.pop()) return g;
-  return p->runq.take_next();
-}
+// initial-exec: a plain %fs-relative load, not a __tls_get_addr call (libgoro is loaded at
+// program start, never dlopen'ed late).
+[[gnu::tls_model("initial-exec")]] thread_local M* tls_m = nullptr;
 
 }  // namespace
 
@@ -125,10 +100,6 @@ G* find_runnable(M* m) {
   }
 }
 
-void start_on_stack(P* p, G* g) {
-  if (!g->stack) g->stack = p->stacks.get(sched.stacks);
-}
-
 }  // namespace
 
 // noipa: the optimizer must not inline this or learn that it is pure, or it could reuse the
@@ -155,22 +126,8 @@ void worker_loop(M* m) {
     m->curg = g;
     g->set_state(GStatus::running);
     start_on_stack(m->p, g);
-    switch_fiber(&m->g0, g->stack, nullptr, nullptr);
+    switch_fiber(&m->g0, g->stack, nullptr, nullptr, m->eh);
     // Back on g0: a goroutine found nothing local to switch to; its "after" action has run.
-  }
-}
-
-void switch_away(M* m, G* self, AfterSwitch after, void* arg) {
-  P* p = m->p;
-  p->counters.switches.add();
-  G* next = next_local(p);
-  m->curg = next;
-  if (next) {
-    next->set_state(GStatus::running);
-    start_on_stack(p, next);
-    switch_fiber(self->stack, next->stack, after, arg);
-  } else {
-    switch_fiber(self->stack, &m->g0, after, arg);
   }
 }
 

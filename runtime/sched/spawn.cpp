@@ -10,6 +10,7 @@
 // Such a thread is "external": it counts as a possible waker for deadlock detection while it is
 // alive (see enter_external).
 #include "sched/sched.hpp"
+#include "sched/wait.hpp"
 
 #include <stdexcept>
 
@@ -42,8 +43,9 @@ std::uint64_t new_goid(P* p) {
 
 G* new_g(P* p) {
   if (p) return p->gfree.get(sched.gpool);
-  std::size_t got;
-  return sched.gpool.take(1, got);
+  G* g;
+  sched.gpool.take(&g, 1);
+  return g;
 }
 
 bool try_enter_external() {
@@ -61,11 +63,21 @@ void enter_external(bool waker) {
                                  "nothing new can start now"
                                : "goro: no runtime is running; use goro inside goro::run");
   }
-  if (!waker) return;
+  if (waker) register_external_thread();
+}
+
+void register_external_thread() {
   const std::uint64_t gen = sched.generation.load(std::memory_order_acquire);
   if (external_thread.generation == gen) return;
   external_thread.generation = gen;
   sched.external_threads.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void note_plain_thread() {
+  if (external_thread.generation == sched.generation.load(std::memory_order_acquire)) return;
+  if (current_g() || !try_enter_external()) return;
+  register_external_thread();
+  leave_external();
 }
 
 void leave_external() { sched.external_ops.fetch_sub(1, std::memory_order_seq_cst); }
@@ -111,8 +123,7 @@ void spawn_cancel(TaskSlot* slot) noexcept {
     m->p->gfree.put(sched.gpool, g);
     return;
   }
-  g->link = nullptr;
-  sched.gpool.give(g, g, 1);
+  sched.gpool.give(&g, 1);
   leave_external();
 }
 

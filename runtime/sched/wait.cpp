@@ -1,0 +1,27 @@
+// runtime/sched/wait.cpp
+#include "sched/wait.hpp"
+
+#include "sched/sched.hpp"
+
+namespace goro::rt {
+
+void Waiter::block_with(WaitReason reason, UnlockFn unlock, void* arg) {
+  if (g_) {
+    park(reason, unlock, arg);
+    return;
+  }
+  unlock(nullptr, arg);
+  while (thread_state_.load(std::memory_order_acquire) == 0) os::futex_wait(thread_state_, 0);
+}
+
+void block_forever(WaitReason reason) {
+  if (current_g()) {
+    park(reason, nullptr, nullptr);
+  }
+  // A plain thread (or a goroutine resumed by the end of the runtime: never happens, as
+  // abandoned goroutines never run again).
+  std::atomic<std::uint32_t> never{0};
+  for (;;) os::futex_wait(never, 0);
+}
+
+}  // namespace goro::rt
