@@ -1,0 +1,207 @@
+// runtime/chan/chan.cpp — send, receive, close. See chan.hpp for the invariants.
+#include "chan/chan.hpp"
+
+#include <goro/chan.hpp>
+
+#include "sched/sched.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+
+namespace goro::rt {
+namespace {
+
+// Unlinks a parked goroutine's waiter when the runtime abandons it (G::on_abandon).
+struct SingleWait {
+  Chan* chan;
+  ChanWaiter waiter;
+  bool is_send;
+};
+
+void abandon_single(void* arg) {
+  auto* w = static_cast<SingleWait*>(arg);
+  std::lock_guard lock(w->chan->lock);
+  (w->is_send ? w->chan->sendq : w->chan->recvq).remove(&w->waiter);
+}
+
+// Enqueues the caller on c's send or receive queue and blocks until a partner (or close)
+// completes the operation. c->lock is held on entry and released while asleep.
+bool wait_on(Chan* c, void* elem, bool is_send, G* self) {
+  Waiter me(self);
+  SingleWait wait{c, {}, is_send};
+  wait.waiter.party = &me;
+  wait.waiter.elem = elem;
+  (is_send ? c->sendq : c->recvq).push(&wait.waiter);
+  if (G* g = me.goroutine()) {
+    g->on_abandon = &abandon_single;
+    g->abandon_arg = &wait;
+  }
+  me.block(c->lock, is_send ? WaitReason::chan_send : WaitReason::chan_receive);
+  if (G* g = me.goroutine()) g->on_abandon = nullptr;
+  return wait.waiter.success;
+}
+
+}  // namespace
+
+void throw_send_on_closed() { throw closed_channel("goro: send on closed channel"); }
+
+SendStep send_locked(Chan* c, void* value, ChanWaiter** wake) {
+  if (c->closed.load(std::memory_order_relaxed)) return SendStep::closed;
+  if (ChanWaiter* r = c->recvq.dequeue()) {  // a receiver is waiting: hand it over directly
+    c->move_value(r->elem, value);
+    r->success = true;
+    *wake = r;
+    return SendStep::sent;
+  }
+  const std::size_t n = c->count.load(std::memory_order_relaxed);
+  if (n < c->cap) {
+    c->move_value(c->slot(c->sendx), value);
+    if (++c->sendx == c->cap) c->sendx = 0;
+    c->count.store(n + 1, std::memory_order_relaxed);
+    return SendStep::sent;
+  }
+  return SendStep::would_block;
+}
+
+detail::Recv recv_locked(Chan* c, void* out, ChanWaiter** wake) {
+  if (ChanWaiter* s = c->sendq.dequeue()) {
+    if (c->cap == 0) {
+      c->move_value(out, s->elem);  // unbuffered: straight from the sender
+    } else {
+      // The buffer is full (a sender waits): take its head, append the sender's value.
+      c->take_slot(c->recvx, out);
+      c->move_value(c->slot(c->recvx), s->elem);
+      if (++c->recvx == c->cap) c->recvx = 0;
+      c->sendx = c->recvx;
+    }
+    s->success = true;
+    *wake = s;
+    return detail::Recv::value;
+  }
+  const std::size_t n = c->count.load(std::memory_order_relaxed);
+  if (n > 0) {
+    c->take_slot(c->recvx, out);
+    if (++c->recvx == c->cap) c->recvx = 0;
+    c->count.store(n - 1, std::memory_order_relaxed);
+    return detail::Recv::value;
+  }
+  if (c->closed.load(std::memory_order_relaxed)) return detail::Recv::closed;
+  return detail::Recv::nothing;
+}
+
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+using namespace rt;
+
+ChanCore* chan_make(const ElemOps* ops, std::size_t capacity) {
+  std::size_t header = (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
+  std::size_t bytes = header + (ops->size ? capacity * ops->size : 0);
+  std::size_t align = ops->align > alignof(Chan) ? ops->align : alignof(Chan);
+  void* mem = ::operator new(bytes, std::align_val_t(align));
+  auto* buf = ops->size && capacity ? static_cast<unsigned char*>(mem) + header : nullptr;
+  return reinterpret_cast<ChanCore*>(::new (mem) Chan(ops, capacity, buf));
+}
+
+void chan_destroy(ChanCore* core) noexcept {
+  Chan* c = from_core(core);
+  for (std::size_t i = 0, n = c->count.load(); i < n; ++i) c->destroy_value(c->slot((c->recvx + i) % c->cap));
+  std::size_t align = c->ops->align > alignof(Chan) ? c->ops->align : alignof(Chan);
+  c->~Chan();
+  ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+}
+
+bool chan_send(ChanCore* core, void* value, bool block) {
+  if (!core) {
+    if (!block) return false;
+    block_forever(WaitReason::chan_send_nil);
+  }
+  Chan* c = from_core(core);
+  G* self = current_g();
+  if (!self) note_plain_thread();
+  // Go's fast path: a non-blocking send on an open channel with no room fails without the lock.
+  if (!block && !c->closed.load(std::memory_order_acquire) &&
+      (c->cap == 0 ? c->recvq.empty() : c->count.load(std::memory_order_relaxed) == c->cap))
+    return false;
+
+  c->lock.lock();
+  ChanWaiter* wake = nullptr;
+  switch (send_locked(c, value, &wake)) {
+    case SendStep::sent:
+      c->lock.unlock();
+      if (wake) wake->party->wake();
+      return true;
+    case SendStep::closed:
+      c->lock.unlock();
+      throw_send_on_closed();
+    case SendStep::would_block:
+      break;
+  }
+  if (!block) {
+    c->lock.unlock();
+    return false;
+  }
+  if (!wait_on(c, value, true, self)) throw_send_on_closed();  // closed while we waited
+  return true;
+}
+
+Recv chan_recv(ChanCore* core, void* out, bool block) {
+  if (!core) {
+    if (!block) return Recv::nothing;
+    block_forever(WaitReason::chan_receive_nil);
+  }
+  Chan* c = from_core(core);
+  G* self = current_g();
+  if (!self) note_plain_thread();
+  // Go's fast path: empty and open means "nothing" without the lock. (Empty and closed is
+  // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
+  if (!block && (c->cap == 0 ? c->sendq.empty() : c->count.load(std::memory_order_acquire) == 0) &&
+      !c->closed.load(std::memory_order_acquire))
+    return Recv::nothing;
+
+  c->lock.lock();
+  ChanWaiter* wake = nullptr;
+  Recv r = recv_locked(c, out, &wake);
+  if (r != Recv::nothing || !block) {
+    c->lock.unlock();
+    if (wake) wake->party->wake();
+    return r == Recv::closed && !block ? Recv::nothing : r;
+  }
+  return wait_on(c, out, false, self) ? Recv::value : Recv::closed;
+}
+
+void chan_close(ChanCore* core) {
+  if (!core) throw std::logic_error("goro: close of nil channel");
+  Chan* c = from_core(core);
+  if (!current_g()) note_plain_thread();
+  ChanWaiter* woken = nullptr;  // collected under the lock, woken after it, in queue order
+  ChanWaiter** tail = &woken;
+  {
+    std::lock_guard lock(c->lock);
+    if (c->closed.load(std::memory_order_relaxed)) throw closed_channel("goro: close of closed channel");
+    c->closed.store(true, std::memory_order_release);
+    for (WaitQueue* q : {&c->recvq, &c->sendq}) {
+      while (ChanWaiter* w = q->dequeue()) {
+        w->success = false;  // receivers: closed; senders: throw closed_channel
+        w->next = nullptr;
+        *tail = w;
+        tail = &w->next;
+      }
+    }
+  }
+  while (woken) {
+    ChanWaiter* w = woken;
+    woken = w->next;  // read before waking: w may vanish once its owner runs
+    w->party->wake();
+  }
+}
+
+std::size_t chan_size(const ChanCore* core) noexcept {
+  return core ? from_core(core)->count.load(std::memory_order_relaxed) : 0;
+}
+
+std::size_t chan_capacity(const ChanCore* core) noexcept { return core ? from_core(core)->cap : 0; }
+
+}  // namespace goro::detail

@@ -1,0 +1,143 @@
+// runtime/chan/chan.hpp — a channel: Go's hchan, and the waiter records of its queues.
+//
+// Invariants (Go's, chan.go), all under `lock`:
+//   * At least one of sendq and recvq is empty — except for an unbuffered channel with a single
+//     goroutine selecting on both ends of it, whose two waiters can never meet each other.
+//   * For a buffered channel: count > 0 implies recvq is empty; count < cap implies sendq is
+//     empty. A waiter exists only when the buffer cannot serve it.
+//   * A closed channel has no senders waiting; its receivers get the buffered values, then
+//     "closed".
+//
+// A value never takes a detour: a sender that finds a receiver waiting moves the value straight
+// into the receiver's slot (ChanWaiter::elem points into the receiver's stack) and readies it;
+// a receiver that finds a sender waiting takes its value (from the buffer's head, refilling the
+// buffer from the sender, so FIFO holds). Readying happens after the lock is released.
+//
+// `count`, `closed` and the queue heads are atomics so that the failing case of try_send /
+// try_recv can be decided without the lock, as Go's fast path does.
+#pragma once
+
+#include <goro/detail/chan_core.hpp>
+
+#include "os/spinlock.hpp"
+#include "sched/wait.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail {
+struct ChanCore;
+}
+
+namespace goro::rt {
+
+// Shared by the waiters of one select: the first channel to fire claims it with one CAS.
+struct SelectGroup {
+  std::atomic<std::uint32_t> done{0};
+  struct ChanWaiter* winner = nullptr;
+};
+
+// One party waiting on one channel (Go's sudog).
+struct ChanWaiter {
+  Waiter* party = nullptr;
+  void* elem = nullptr;            // send: the value to take; recv: storage to fill
+  SelectGroup* select = nullptr;   // null unless part of a select
+  std::uint32_t case_index = 0;
+  bool success = false;            // set by the waker: a value moved (true), or closed (false)
+  bool linked = false;
+  ChanWaiter* prev = nullptr;
+  ChanWaiter* next = nullptr;
+};
+
+class WaitQueue {
+ public:
+  bool empty() const { return head_.load(std::memory_order_relaxed) == nullptr; }  // lock-free peek
+
+  void push(ChanWaiter* w) {
+    w->next = nullptr;
+    w->prev = tail_;
+    if (tail_) tail_->next = w;
+    else head_.store(w, std::memory_order_relaxed);
+    tail_ = w;
+    w->linked = true;
+  }
+
+  void remove(ChanWaiter* w) {
+    if (!w->linked) return;
+    if (w->prev) w->prev->next = w->next;
+    else head_.store(w->next, std::memory_order_relaxed);
+    if (w->next) w->next->prev = w->prev;
+    else tail_ = w->prev;
+    w->linked = false;
+  }
+
+  // The first waiter that can still be served. A select's waiter counts only if this call wins
+  // its select (the others of that select are then dropped by the select itself).
+  ChanWaiter* dequeue() {
+    while (ChanWaiter* w = head_.load(std::memory_order_relaxed)) {
+      remove(w);
+      if (w->select) {
+        std::uint32_t open = 0;
+        if (!w->select->done.compare_exchange_strong(open, 1, std::memory_order_acq_rel)) continue;
+        w->select->winner = w;
+      }
+      return w;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::atomic<ChanWaiter*> head_{nullptr};
+  ChanWaiter* tail_ = nullptr;
+};
+
+struct Chan : detail::ChanHeader {
+  Chan(const detail::ElemOps* o, std::size_t capacity, unsigned char* b) : ops(o), cap(capacity), buf(b) {}
+
+  os::SpinLock lock;
+  const detail::ElemOps* const ops;
+  const std::size_t cap;
+  std::atomic<std::size_t> count{0};
+  std::atomic<bool> closed{false};
+  std::size_t sendx = 0, recvx = 0;
+  WaitQueue recvq, sendq;
+  unsigned char* const buf;  // cap elements, right after this header; null if nothing is stored
+
+  void* slot(std::size_t i) const { return buf ? buf + i * ops->size : nullptr; }
+
+  void move_value(void* dst, void* src) const {
+    if (!dst || !src || ops->size == 0) return;
+    if (!ops->trivial) return ops->move_construct(dst, src);
+    switch (ops->size) {  // the common small cases without a call to memcpy
+      case 1: return std::memcpy(dst, src, 1), void();
+      case 2: return std::memcpy(dst, src, 2), void();
+      case 4: return std::memcpy(dst, src, 4), void();
+      case 8: return std::memcpy(dst, src, 8), void();
+      case 16: return std::memcpy(dst, src, 16), void();
+      default: std::memcpy(dst, src, ops->size);
+    }
+  }
+  void destroy_value(void* p) const {
+    if (p && !ops->trivial && ops->size) ops->destroy(p);
+  }
+  // Moves out of a buffer slot (which is left empty).
+  void take_slot(std::size_t i, void* out) const {
+    move_value(out, slot(i));
+    destroy_value(slot(i));
+  }
+};
+
+inline Chan* from_core(detail::ChanCore* c) { return reinterpret_cast<Chan*>(c); }
+inline const Chan* from_core(const detail::ChanCore* c) { return reinterpret_cast<const Chan*>(c); }
+
+// The part of a send or receive that completes without waiting, shared with select. Called with
+// c->lock held, which they leave held; `*wake` is set to a partner to wake() once the lock is
+// released, or left null.
+enum class SendStep { sent, would_block, closed };
+SendStep send_locked(Chan* c, void* value, ChanWaiter** wake);
+detail::Recv recv_locked(Chan* c, void* out, ChanWaiter** wake);  // Recv::nothing: would block
+
+[[noreturn]] void throw_send_on_closed();
+
+}  // namespace goro::rt

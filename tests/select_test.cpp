@@ -1,0 +1,293 @@
+// tests/select_test.cpp — select: readiness, fairness, nil and closed channels, blocking,
+// misuse, and the classic Go programs built on it.
+#include "support.hpp"
+
+#include <goro/chan.hpp>
+#include <goro/select.hpp>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+
+using namespace goro_test;
+using goro::chan;
+
+TEST_CASE("select takes a ready case and runs its handler after releasing the channels") {
+  goro::run([] {
+    chan<int> a(1), b(1);
+    b.send(5);
+    int got = 0;
+    std::size_t idx = goro::select(goro::on_recv(a, [&](std::optional<int>) { got = -1; }),
+                                   goro::on_recv(b, [&](std::optional<int> v) {
+                                     got = *v;
+                                     b.send(6);  // the handler may use the same channel
+                                   }));
+    CHECK(idx == 1);
+    CHECK(got == 5);
+    CHECK(b.recv() == 6);
+  });
+}
+
+TEST_CASE("select with default never blocks") {
+  goro::run([] {
+    chan<int> a, b;
+    bool defaulted = false;
+    std::size_t idx = goro::select(goro::on_recv(a), goro::on_default([&] { defaulted = true; }),
+                                   goro::on_send(b, 1));
+    CHECK(idx == 1);
+    CHECK(defaulted);
+  });
+}
+
+TEST_CASE("select blocks until a case is ready, then performs exactly that one") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      chan<int> a, b, out;
+      goro::go([=]() mutable {
+        for (int i = 0; i < 50; ++i) goro::yield();
+        b.send(2);
+      });
+      int got = 0;
+      std::size_t idx = goro::select(goro::on_recv(a, [&](std::optional<int> v) { got = *v; }),
+                                     goro::on_recv(b, [&](std::optional<int> v) { got = *v; }));
+      CHECK(idx == 1);
+      CHECK(got == 2);
+      int v = 0;
+      CHECK(!a.try_send(v));  // a's waiter was removed: nobody receives on a any more
+
+      // A send case that blocks, then fires.
+      goro::go([=]() mutable { CHECK(out.recv() == 9); });
+      CHECK(goro::select(goro::on_recv(a), goro::on_send(out, 9)) == 1);
+    });
+  });
+}
+
+TEST_CASE("fairness: three always-ready cases are each chosen a third of the time") {
+  goro::run([] {
+    chan<int> a(1), b(1), c(1);
+    a.send(0);
+    b.send(0);
+    c.send(0);
+    std::array<int, 3> counts{};
+    constexpr int kSelects = 30000;
+    for (int i = 0; i < kSelects; ++i) {
+      std::size_t k = goro::select(goro::on_recv(a, [&](std::optional<int>) { a.send(0); }),
+                                   goro::on_recv(b, [&](std::optional<int>) { b.send(0); }),
+                                   goro::on_recv(c, [&](std::optional<int>) { c.send(0); }));
+      counts[k]++;
+    }
+    double chi2 = 0;
+    for (int n : counts) chi2 += (n - kSelects / 3.0) * (n - kSelects / 3.0) / (kSelects / 3.0);
+    INFO("counts " << counts[0] << " " << counts[1] << " " << counts[2] << " chi2 " << chi2);
+    CHECK(chi2 < 13.816);  // chi-square, 2 degrees of freedom, 0.1% level
+  });
+}
+
+TEST_CASE("nil channels never fire; a select with nothing that can fire blocks forever") {
+  goro::run([] {
+    chan<int> nil = chan<int>::nil();
+    chan<int> ready(1);
+    ready.send(3);
+    CHECK(goro::select(goro::on_recv(nil), goro::on_send(nil, 1), goro::on_recv(ready)) == 2);
+    bool defaulted = false;
+    CHECK(goro::select(goro::on_recv(nil), goro::on_default([&] { defaulted = true; })) == 1);
+    CHECK(defaulted);
+  });
+  for (int variant = 0; variant < 2; ++variant) {
+    try {
+      goro::run([variant] {
+        if (variant == 0) goro::select();
+        chan<int> nil = chan<int>::nil();
+        goro::select(goro::on_recv(nil), goro::on_send(nil, 1));
+      });
+      FAIL("no deadlock");
+    } catch (const goro::deadlock_error& e) {
+      CHECK(std::string(e.what()).find("goroutine 1 [select (no cases)") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("closed channels: a receive case fires with nullopt, a send case throws") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      chan<int> closed;
+      closed.close();
+      bool was_nullopt = false;
+      goro::select(goro::on_recv(closed, [&](std::optional<int> v) { was_nullopt = !v; }));
+      CHECK(was_nullopt);
+      CHECK_THROWS_AS(goro::select(goro::on_send(closed, 1)), goro::closed_channel);
+
+      // Closed while the select waits.
+      chan<int> a, b;
+      goro::go([=]() mutable {
+        for (int i = 0; i < 20; ++i) goro::yield();
+        a.close();
+      });
+      std::optional<int> got = 5;
+      CHECK(goro::select(goro::on_recv(a, [&](std::optional<int> v) { got = v; }), goro::on_recv(b)) == 0);
+      CHECK(!got);
+      chan<int> s;
+      goro::go([=]() mutable {
+        for (int i = 0; i < 20; ++i) goro::yield();
+        s.close();
+      });
+      CHECK_THROWS_AS(goro::select(goro::on_send(s, 1), goro::on_recv(b)), goro::closed_channel);
+    });
+  });
+}
+
+TEST_CASE("the same channel in several cases") {
+  goro::run([] {
+    chan<int> ch(2);
+    ch.send(1);
+    int hits = 0;
+    std::size_t k = goro::select(goro::on_recv(ch, [&](std::optional<int>) { ++hits; }),
+                                 goro::on_recv(ch, [&](std::optional<int>) { ++hits; }),
+                                 goro::on_send(ch, 2));
+    CHECK(k < 3);
+    CHECK((k == 2 ? hits == 0 : hits == 1));
+  });
+}
+
+TEST_CASE("goroutines selecting on both ends of one unbuffered channel pair up with each other") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      chan<int> ch;
+      constexpr int kRounds = 2000;
+      std::atomic<int> sends{0}, recvs{0}, finished{0};
+      for (int g = 0; g < 2; ++g)
+        goro::go([&, ch, g]() mutable {
+          for (int i = 0; i < kRounds; ++i)
+            goro::select(goro::on_send(ch, g, [&] { ++sends; }),
+                         goro::on_recv(ch, [&](std::optional<int>) { ++recvs; }));
+          ++finished;
+        });
+      while (finished < 2) goro::yield();
+      CHECK(sends == kRounds);
+      CHECK(recvs == kRounds);
+    });
+  });
+}
+
+TEST_CASE("double select: two selecting goroutines feed each other") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      chan<int> c1, c2, c3, c4;
+      chan<int> out(1);
+      // Go's test/chan/doubleselect.go: senders select over two channels, muxers forward.
+      constexpr int kN = 5000;
+      goro::go([=]() mutable {
+        for (int i = 0; i < kN; ++i) goro::select(goro::on_send(c1, i), goro::on_send(c2, i));
+        c1.close();
+        c2.close();
+      });
+      auto mux = [](chan<int> in, chan<int> to, chan<int> done) {
+        for (int v : in) to.send(v);
+        done.send(0);
+      };
+      chan<int> merged, done(2);
+      goro::go(mux, c1, merged, done);
+      goro::go(mux, c2, merged, done);
+      goro::go([=]() mutable {
+        done.recv();
+        done.recv();
+        merged.close();
+      });
+      std::vector<bool> seen(kN);
+      int n = 0;
+      for (int v : merged) {
+        CHECK(!seen[static_cast<std::size_t>(v)]);
+        seen[static_cast<std::size_t>(v)] = true;
+        ++n;
+      }
+      CHECK(n == kN);
+      (void)c3;
+      (void)c4;
+      (void)out;
+    });
+  });
+}
+
+TEST_CASE("select from plain threads, against goroutines") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      chan<int> a, b, stop;
+      std::atomic<int> got{0};
+      std::thread t([&] {
+        for (;;) {
+          bool done = false;
+          goro::select(goro::on_recv(a, [&](std::optional<int>) { ++got; }),
+                       goro::on_recv(b, [&](std::optional<int>) { ++got; }),
+                       goro::on_recv(stop, [&](std::optional<int>) { done = true; }));
+          if (done) break;
+        }
+      });
+      for (int i = 0; i < 500; ++i) (i % 2 ? a : b).send(i);
+      stop.close();
+      t.join();
+      CHECK(got == 500);
+    });
+  });
+}
+
+TEST_CASE("stress: selects racing senders, receivers and close, no value lost or duplicated") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      const int rounds = static_cast<int>(scaled(20));
+      for (int round = 0; round < rounds; ++round) {
+        chan<int> x(static_cast<std::size_t>(round % 2)), y;
+        constexpr int kPerSender = 2000;
+        std::vector<std::atomic<int>> seen(2 * kPerSender);
+        std::atomic<int> finished{0}, delivered{0};
+        for (int s = 0; s < 2; ++s)
+          goro::go([&, s, x, y]() mutable {
+            for (int i = 0; i < kPerSender; ++i) {
+              const int v = s * kPerSender + i;
+              try {
+                goro::select(goro::on_send(x, v, [&] { ++delivered; }), goro::on_send(y, v, [&] { ++delivered; }));
+              } catch (const goro::closed_channel&) {
+                break;
+              }
+            }
+            ++finished;
+          });
+        for (int r = 0; r < 3; ++r)
+          goro::go([&, x, y]() mutable {
+            bool x_open = true, y_open = true;
+            while (x_open || y_open) {
+              goro::select(goro::on_recv(x_open ? x : chan<int>::nil(), [&](std::optional<int> v) {
+                             if (v) seen[static_cast<std::size_t>(*v)]++;
+                             else x_open = false;
+                           }),
+                           goro::on_recv(y_open ? y : chan<int>::nil(), [&](std::optional<int> v) {
+                             if (v) seen[static_cast<std::size_t>(*v)]++;
+                             else y_open = false;
+                           }));
+            }
+            ++finished;
+          });
+        for (int i = 0; i < round * 3; ++i) goro::yield();
+        x.close();
+        y.close();
+        while (finished < 5) goro::yield();
+        int received = 0;
+        for (auto& count : seen) {
+          CHECK(count <= 1);
+          received += count;
+        }
+        CHECK(received == delivered);
+      }
+    });
+  });
+}
+
+TEST_CASE("the return value is the position among all cases, default included") {
+  goro::run([] {
+    chan<int> a, b(1);
+    b.send(1);
+    CHECK(goro::select(goro::on_default([] {}), goro::on_recv(a), goro::on_recv(b)) == 2);
+    CHECK(goro::select(goro::on_recv(a), goro::on_default([] {}), goro::on_recv(b)) == 1);
+  });
+}
