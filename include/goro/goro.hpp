@@ -2,5 +2,8 @@
 #pragma once
 
 #include <goro/chan.hpp>
+#include <goro/context.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
+#include <goro/sync.hpp>
+#include <goro/time.hpp>

@@ -4,7 +4,8 @@
 // final look at every queue, when at that moment every P is idle and no worker is looking for
 // work — so no goroutine is running or runnable — and nothing outside the goroutines can wake
 // one: no goroutine inside blocking(), no plain thread inside a goro call or registered as a
-// possible waker (spawn.cpp: a plain thread registers at its first goro call, for its life).
+// possible waker (spawn.cpp: a plain thread registers at its first goro call, for its life), no
+// armed timer (a sleeping goroutine, a pending goro::Timer).
 // Every such condition is a counter raised before the party can act and lowered after, so a
 // party that could still wake someone is seen.
 //
@@ -16,6 +17,7 @@
 #include "sched/sched.hpp"
 
 #include "sched/monitor.hpp"
+#include "time/timers.hpp"
 
 #include <goro/runtime.hpp>
 
@@ -37,6 +39,7 @@ bool looks_deadlocked() {
     return false;
   for (auto& p : sched.ps)
     if (!p->runq.empty()) return false;
+  if (earliest_timer()) return false;  // a sleeper or a pending timer can still wake someone
   return sched.globalq->empty();
 }
 

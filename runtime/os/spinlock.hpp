@@ -14,29 +14,32 @@
 
 namespace goro::rt::os {
 
+// The protocol on a bare flag, for locks embedded in public types (goro/sync.hpp's WaitList).
+inline void spin_lock(std::atomic<bool>& locked) {
+  // ~1000 pauses (a few µs) is far longer than any section this lock guards.
+  constexpr int kSpinsBeforeYield = 1000;
+  if (!locked.exchange(true, std::memory_order_acquire)) return;
+  int spins = 0;
+  for (;;) {
+    while (locked.load(std::memory_order_relaxed)) {
+      if (++spins < kSpinsBeforeYield) _mm_pause();
+      else ::sched_yield();  // the holder was preempted: let it run
+    }
+    if (!locked.exchange(true, std::memory_order_acquire)) return;
+  }
+}
+
+inline void spin_unlock(std::atomic<bool>& locked) { locked.store(false, std::memory_order_release); }
+
 class SpinLock {
  public:
-  void lock() {
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
-    int spins = 0;
-    for (;;) {
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins < kSpinsBeforeYield) _mm_pause();
-        else ::sched_yield();  // the holder was preempted: let it run
-      }
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-    }
-  }
-
+  void lock() { spin_lock(locked_); }
   bool try_lock() {
     return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
   }
-
-  void unlock() { locked_.store(false, std::memory_order_release); }
+  void unlock() { spin_unlock(locked_); }
 
  private:
-  // ~1000 pauses (a few µs) is far longer than any section this lock guards.
-  static constexpr int kSpinsBeforeYield = 1000;
   std::atomic<bool> locked_{false};
 };
 

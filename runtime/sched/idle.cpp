@@ -38,6 +38,8 @@
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
 
+#include <utility>
+
 namespace goro::rt {
 namespace {
 
@@ -142,12 +144,16 @@ bool stopm(M* m) {
     ++sched.nmidle;
   }
   sched.parks.fetch_add(1, std::memory_order_relaxed);
-  m->parker.park();
-  P* p = m->nextp;
-  m->nextp = nullptr;
-  if (!p) return false;  // woken to stop
-  acquirep(m, p);
-  return true;
+  // Woken by startm (with a P), by the runtime stopping, or by a stale unpark from the time this
+  // M was the timer poller (time/timers.cpp): only the first two end the wait.
+  for (;;) {
+    m->parker.park();
+    if (P* p = std::exchange(m->nextp, nullptr)) {
+      acquirep(m, p);
+      return true;
+    }
+    if (sched.stopping.load(std::memory_order_acquire)) return false;
+  }
 }
 
 void handoffp(P* p) {

@@ -10,6 +10,7 @@
 #include "sched/globalq.hpp"
 #include "sched/gpool.hpp"
 #include "sched/runq.hpp"
+#include "time/heap.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -49,11 +50,13 @@ struct alignas(64) P {
 
   const unsigned id;
   RunQueue runq;
+  TimerHeap timers;  // locked: other threads run and disarm this P's timers too
 
   // Owned by the M holding this P.
   P* idle_link = nullptr;         // the idle P list (sched lock)
   std::uint32_t schedtick = 0;    // time slices started (runnext hand-offs don't start one)
   std::uint32_t inherited = 0;    // consecutive runnext hand-offs in the current slice
+  bool timers_due = false;        // check timers at the next switch (dispatch.hpp)
   GCache gfree;
   StackCache stacks;
   std::uint64_t next_goid = 0, goid_end = 0;

@@ -20,6 +20,7 @@
 #include "sched/sched.hpp"
 
 #include "os/clock.hpp"
+#include "time/timers.hpp"
 
 #include <goro/runtime.hpp>
 
@@ -99,6 +100,7 @@ void teardown() {
   }
 #endif
   for (auto& p : sched.ps) {
+    p->timers.discard();  // releases goro::Timer states; sleepers' entries die with their stacks
     p->stacks.clear();
     p->gfree.clear();
   }
@@ -119,6 +121,7 @@ void teardown() {
 void begin_stop() {
   if (sched.stopping.exchange(true, std::memory_order_seq_cst)) return;
   wake_all_for_stop();
+  wake_timer_poller();
   if (sched.monitor) sched.monitor->wake();
 }
 

@@ -13,7 +13,9 @@
 #include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
 
+#include "os/clock.hpp"
 #include "sched/topology.hpp"
+#include "time/timers.hpp"
 
 #include <cstdio>
 
@@ -44,7 +46,9 @@ namespace {
 bool any_p_has_work() {
   for (auto& p : sched.ps)
     if (!p->runq.empty()) return true;
-  return !sched.globalq->empty();
+  if (!sched.globalq->empty()) return true;
+  const std::int64_t t = earliest_timer();
+  return t && t <= os::now_ns();  // a timer is overdue: someone must run it
 }
 
 // Looks everywhere for a goroutine for m, parking m while there is none. Null: runtime stops.
@@ -55,6 +59,7 @@ G* find_runnable(M* m) {
     P* p = m->p;
 
     G* g = next_local(p);
+    if (!g && run_timers(p, false)) g = next_local(p);
     if (!g) g = global_refill(p);
     if (!g && (m->spinning || may_spin())) {
       if (!m->spinning) {
@@ -96,6 +101,7 @@ G* find_runnable(M* m) {
       }
     }
     check_deadlock();
+    if (poll_timers(m)) continue;  // slept until a timer was due; holds a P again
     if (!stopm(m)) return nullptr;
   }
 }

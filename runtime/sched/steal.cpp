@@ -7,13 +7,16 @@
 // where possible; within a tier the order is random, so thieves spread out instead of all
 // hitting the same victim.
 //
-// A victim's runnext is taken only in the last round, and only after the victim has had
+// In the last round the thief also fires every P's overdue timers (time/timers.hpp). A victim's
+// runnext is taken only in the last round, and only after the victim has had
 // kRunnextGraceNs to run it itself: runnext is usually a goroutine its P is about to switch to
 // (the other half of a channel hand-off), and stealing it would just move a hot pair apart.
 #include "sched/sched.hpp"
 
 #include "os/clock.hpp"
+#include "sched/dispatch.hpp"
 #include "sched/topology.hpp"
+#include "time/timers.hpp"
 
 #include <immintrin.h>
 
@@ -56,6 +59,9 @@ G* steal_work(M* m) {
   P* self = m->p;
   for (int round = 0; round < kStealRounds; ++round) {
     const bool last = round == kStealRounds - 1;
+    // Before stealing runnext, fire whatever is overdue on any P (its P may be busy computing).
+    if (last && run_timers(self, true))
+      if (G* g = next_local(self)) return g;
     for (const auto& tier : self->victims) {
       const auto n = static_cast<std::uint32_t>(tier.size());
       const std::uint32_t start = self->rng.below(n);

@@ -1,0 +1,120 @@
+// goro/time.hpp — sleeping, timers, tickers (Go's time package, the parts about waiting).
+//
+//   goro::sleep_for(10ms);                                   // parks the goroutine
+//   goro::select(goro::on_recv(replies, handle),
+//                goro::on_recv(goro::after(50ms), timeout)); // a timeout
+//   goro::Ticker tick(1s);
+//   for (;;) { tick.channel().recv(); report(); }            // slow readers miss ticks
+//
+// Timers follow Go 1.23: after stop() or reset() returns, no value from the old deadline is
+// received from the channel; stop() returns true if it prevented a delivery. Timers need a
+// running runtime (std::logic_error otherwise); sleep_for and sleep_until on a plain thread
+// just sleep the thread.
+#pragma once
+
+#include <goro/chan.hpp>
+#include <goro/runtime.hpp>
+
+#include <chrono>
+#include <memory>
+#include <utility>
+
+namespace goro {
+
+using time_point = std::chrono::steady_clock::time_point;
+
+void sleep_for(std::chrono::nanoseconds d);
+void sleep_until(time_point t);
+
+namespace detail {
+
+struct TimerState;
+struct TimerFunc {  // the function of an after_func timer
+  void* obj = nullptr;
+  void (*call)(void*) = nullptr;
+  void (*destroy)(void*) = nullptr;
+};
+
+// period > 0: a ticker. fn: an after_func timer (no channel). Arms it at now + d.
+TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn);
+void timer_retain(TimerState* s) noexcept;
+void timer_release(TimerState* s) noexcept;
+bool timer_stop(TimerState* s);
+bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period);
+chan<time_point> timer_channel(TimerState* s);
+
+class TimerHandle {  // shared ownership of a TimerState
+ public:
+  TimerHandle(const TimerHandle& o) noexcept : s_(o.s_) { timer_retain(s_); }
+  TimerHandle(TimerHandle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  TimerHandle& operator=(TimerHandle o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~TimerHandle() {
+    if (s_) timer_release(s_);
+  }
+
+ protected:
+  explicit TimerHandle(TimerState* s) : s_(s) {}
+  TimerState* s_;
+};
+
+}  // namespace detail
+
+class Timer : private detail::TimerHandle {
+ public:
+  // Fires once, d from now: channel() then yields the time it fired.
+  explicit Timer(std::chrono::nanoseconds d) : TimerHandle(detail::timer_start(d, {}, {})) {}
+
+  // The channel the time arrives on; a nil channel for an after_func timer.
+  chan<time_point> channel() const { return detail::timer_channel(s_); }
+  // Prevents the timer from firing. True if that stopped a delivery: the timer was pending,
+  // or it had fired and nobody had received the value yet (the value is discarded).
+  bool stop() { return detail::timer_stop(s_); }
+  // As stop(), then arms the timer to fire d from now. Returns what stop() would have.
+  bool reset(std::chrono::nanoseconds d) { return detail::timer_reset(s_, d, {}); }
+
+ private:
+  template <class F>
+  friend Timer after_func(std::chrono::nanoseconds d, F f);
+  explicit Timer(detail::TimerState* s) : TimerHandle(s) {}
+};
+
+class Ticker : private detail::TimerHandle {
+ public:
+  // Ticks every `period` (> 0, else std::invalid_argument). A receiver that falls behind misses
+  // ticks instead of getting a backlog, as with Go's Ticker.
+  explicit Ticker(std::chrono::nanoseconds period) : TimerHandle(start(period)) {}
+
+  chan<time_point> channel() const { return detail::timer_channel(s_); }
+  void stop() { detail::timer_stop(s_); }
+  void reset(std::chrono::nanoseconds period) { detail::timer_reset(s_, period, period); }
+
+ private:
+  static detail::TimerState* start(std::chrono::nanoseconds period) {
+    if (period <= std::chrono::nanoseconds::zero())
+      throw std::invalid_argument("goro: a Ticker's period must be positive");
+    return detail::timer_start(period, period, {});
+  }
+};
+
+// A channel that receives the time once, d from now (Go's time.After).
+chan<time_point> after(std::chrono::nanoseconds d);
+
+// Runs f() in its own goroutine d from now (and again after each reset that re-arms it). The
+// Timer's stop() cancels it if it has not started.
+template <class F>
+Timer after_func(std::chrono::nanoseconds d, F f) {
+  using Fn = std::decay_t<F>;
+  detail::TimerFunc fn;
+  auto owned = std::make_unique<Fn>(std::move(f));
+  fn.obj = owned.get();
+  fn.call = [](void* p) { (*static_cast<Fn*>(p))(); };
+  fn.destroy = [](void* p) { delete static_cast<Fn*>(p); };
+  detail::TimerState* s = detail::timer_start(d, {}, fn);  // owns fn from here on
+  owned.release();
+  return Timer(s);
+}
+
+}  // namespace goro

@@ -1,0 +1,140 @@
+// runtime/context/context.cpp — goro::Context (Go's context package).
+//
+// A cancellable context is a ContextNode: its done channel, its error, its deadline, and the
+// children to cancel with it. Ownership runs upwards only: a child holds its parent, a parent
+// holds its children weakly. So a child that its owner drops without cancelling unlinks itself
+// as it dies, and a child cancelled on its own unlinks itself at once — a long-lived parent
+// never accumulates dead children. A deadline is an after_func timer holding the node weakly.
+//
+// Cancellation takes the node's lock only to flip it to done and detach its children; the
+// children are cancelled after the lock is dropped, and a child unlinking itself takes only its
+// parent's lock: no two context locks are ever held together.
+#include <goro/context.hpp>
+
+#include "os/clock.hpp"
+#include "os/spinlock.hpp"
+
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace goro {
+namespace detail {
+
+struct ContextNode : std::enable_shared_from_this<ContextNode> {
+  std::shared_ptr<ContextNode> parent;  // nearest cancellable ancestor; null under background
+  std::optional<time_point> deadline;
+  chan<std::monostate> done;            // closed on cancellation
+
+  rt::os::SpinLock lock;
+  std::error_code err;
+  std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> children;
+  std::optional<Timer> timer;
+
+  ~ContextNode() { unlink_from_parent(); }
+
+  void unlink_from_parent() {
+    if (!parent) return;
+    std::lock_guard guard(parent->lock);
+    parent->children.erase(this);
+  }
+
+  void cancel(std::error_code why, bool unlink) {
+    std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> kids;
+    std::optional<Timer> t;
+    {
+      std::lock_guard guard(lock);
+      if (err) return;  // already done: done() is closed exactly once
+      err = why;
+      done.close();
+      kids.swap(children);
+      t.swap(timer);
+    }
+    if (t) t->stop();
+    for (auto& [raw, weak] : kids)
+      if (auto child = weak.lock()) child->cancel(why, false);  // they unlink from us: done
+    if (unlink) unlink_from_parent();
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+struct Category : std::error_category {
+  const char* name() const noexcept override { return "goro.context"; }
+  std::string message(int e) const override {
+    switch (static_cast<errc>(e)) {
+      case errc::canceled: return "context canceled";
+      case errc::deadline_exceeded: return "context deadline exceeded";
+    }
+    return "unknown context error";
+  }
+  std::error_condition default_error_condition(int e) const noexcept override {
+    if (static_cast<errc>(e) == errc::deadline_exceeded) return std::errc::timed_out;
+    return {e, *this};
+  }
+};
+
+using detail::ContextNode;
+
+}  // namespace
+
+const std::error_category& context_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+chan<std::monostate> Context::done() const { return node_ ? node_->done : chan<std::monostate>::nil(); }
+
+std::error_code Context::err() const {
+  if (!node_) return {};
+  std::lock_guard guard(node_->lock);
+  return node_->err;
+}
+
+std::optional<time_point> Context::deadline() const { return node_ ? node_->deadline : std::nullopt; }
+
+Context background() { return Context(nullptr); }
+
+std::pair<Context, std::function<void()>> with_cancel(Context parent) {
+  auto node = std::make_shared<ContextNode>();
+  node->parent = parent.node_;
+  if (node->parent) node->deadline = node->parent->deadline;  // inherited
+  std::error_code parent_err;
+  if (node->parent) {
+    std::lock_guard guard(node->parent->lock);
+    parent_err = node->parent->err;
+    if (!parent_err) node->parent->children.emplace(node.get(), node);
+  }
+  if (parent_err) node->cancel(parent_err, false);  // born cancelled: the parent already is
+  std::function<void()> cancel = [node] { node->cancel(errc::canceled, true); };
+  return {Context(std::move(node)), std::move(cancel)};
+}
+
+std::pair<Context, std::function<void()>> with_deadline(Context parent, time_point t) {
+  if (auto pd = parent.deadline(); pd && *pd <= t) return with_cancel(std::move(parent));  // clipped
+  auto [ctx, cancel] = with_cancel(std::move(parent));
+  ctx.node_->deadline = t;
+  const auto left = t - std::chrono::steady_clock::now();
+  if (left <= std::chrono::nanoseconds::zero()) {
+    ctx.node_->cancel(errc::deadline_exceeded, true);
+    return {std::move(ctx), std::move(cancel)};
+  }
+  std::weak_ptr<ContextNode> weak = ctx.node_;
+  Timer timer = after_func(left, [weak] {
+    if (auto node = weak.lock()) node->cancel(errc::deadline_exceeded, true);
+  });
+  {
+    std::lock_guard guard(ctx.node_->lock);
+    if (!ctx.node_->err) ctx.node_->timer.emplace(std::move(timer));
+    else timer.stop();  // cancelled meanwhile (by its parent)
+  }
+  return {std::move(ctx), std::move(cancel)};
+}
+
+std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::nanoseconds d) {
+  return with_deadline(std::move(parent), std::chrono::steady_clock::now() + d);
+}
+
+}  // namespace goro

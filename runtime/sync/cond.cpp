@@ -1,0 +1,63 @@
+// runtime/sync/cond.cpp — goro::Cond: Go's sync.Cond with its ticket-based notify list
+// (runtime/sema.go notifyList). A waiter takes a ticket before unlocking the mutex; signal()
+// and broadcast() advance notify_ticket_. A waiter whose ticket is already below it does not
+// block at all — so a signal between unlocking and blocking is never lost.
+#include "sync/waitlist.hpp"
+
+namespace goro {
+
+void Cond::wait() {
+  using namespace rt;
+  WaitQ q(waiters_);
+  q.lock();
+  const std::uint64_t ticket = wait_ticket_++;
+  q.unlock();
+  mutex_.unlock();
+  q.lock();
+  if (ticket < notify_ticket_) {
+    q.unlock();
+  } else {
+    SyncWaiter w(current_g());
+    if (!w.party.is_goroutine()) note_plain_thread();
+    w.want = static_cast<std::int64_t>(ticket);
+    q.wait(w, WaitReason::sync_cond);
+  }
+  mutex_.lock();
+}
+
+void Cond::signal() {
+  using namespace rt;
+  WaitQ q(waiters_);
+  q.lock();
+  if (notify_ticket_ == wait_ticket_) {  // nobody waits
+    q.unlock();
+    return;
+  }
+  const auto ticket = static_cast<std::int64_t>(notify_ticket_++);
+  // The holder of that ticket may not have blocked yet; then it will see it is notified.
+  SyncWaiter* w = q.front();
+  while (w && w->want != ticket) w = w->next;
+  if (w) q.remove(w);
+  q.unlock();
+  if (w) w->party.wake();
+}
+
+void Cond::broadcast() {
+  using namespace rt;
+  WaitQ q(waiters_);
+  q.lock();
+  notify_ticket_ = wait_ticket_;
+  SyncWaiter* woken = nullptr;
+  while (SyncWaiter* w = q.pop_front()) {
+    w->next = woken;
+    woken = w;
+  }
+  q.unlock();
+  while (woken) {
+    SyncWaiter* w = woken;
+    woken = w->next;
+    w->party.wake();
+  }
+}
+
+}  // namespace goro

@@ -1,0 +1,134 @@
+// runtime/sync/mutex.cpp — goro::Mutex: Go's sync.Mutex (sync/mutex.go), goroutine-aware.
+//
+// state: bit 0 locked, bit 1 woken (an unlocker has woken a waiter, or a spinner is about to
+// take the lock: unlockers need not wake anyone else), bit 2 starving, bits 3.. the number of
+// waiters. Waiters block in `sema_`, a FIFO (sync/waitlist.hpp).
+//
+// Normal mode: a woken waiter competes with newly arriving goroutines, which usually win (they
+// are already running, with the mutex's line in their cache): good throughput. A waiter that
+// loses is queued at the front. A waiter that has waited more than kStarvationNs switches the
+// mutex to starvation mode: unlock then hands ownership directly to the waiter at the head of
+// the queue, and new arrivals queue at the tail without trying. The last waiter, or one that
+// waited less than kStarvationNs, switches back. This bounds tail latency (Go's reasoning).
+//
+// Spinning: a goroutine that finds the mutex locked spins briefly — at most kSpinRounds rounds
+// — only while the holder is a goroutine running on a worker (not parked, not a plain thread
+// that may be descheduled), there is more than one P, and its own P has nothing else to run.
+#include "sync/waitlist.hpp"
+
+#include "os/clock.hpp"
+#include "sched/sched.hpp"
+#include "sync/fatal.hpp"
+
+#include <immintrin.h>
+
+namespace goro {
+namespace {
+
+using namespace rt;
+
+constexpr std::int32_t kLocked = 1, kWoken = 2, kStarving = 4, kWaiterShift = 3;
+constexpr std::int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
+constexpr int kSpinRounds = 4;                     // Go's active_spin
+constexpr int kPausesPerRound = 30;                // Go's active_spin_cnt
+
+bool can_spin(int round, void* owner) {
+  if (round >= kSpinRounds || sched.nprocs <= 1) return false;
+  M* m = current_m();
+  if (!m || !m->p || !m->curg) return false;        // a plain thread blocks at once
+  if (!owner || !detail::goroutine_running(owner)) return false;
+  return m->p->runq.empty();
+}
+
+}  // namespace
+
+namespace detail {
+
+void* current_goroutine() noexcept { return rt::current_g(); }
+
+bool goroutine_running(void* g) noexcept {
+  return static_cast<rt::G*>(g)->state() == rt::GStatus::running;
+}
+
+}  // namespace detail
+
+struct MutexAccess {
+  static void wait(Mutex& m, bool lifo) { sema_acquire(m.sema_, WaitReason::sync_mutex, lifo); }
+};
+
+bool Mutex::try_lock() {
+  std::int32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & (kLocked | kStarving)) return false;
+    if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) {
+      owner_.store(detail::current_goroutine(), std::memory_order_relaxed);
+      return true;
+    }
+  }
+}
+
+void Mutex::lock_slow() {
+  std::int64_t wait_start = 0;
+  bool starving = false, awoke = false;
+  int round = 0;
+  std::int32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Spin while locked in normal mode and the holder is running elsewhere. In starvation mode
+    // the lock goes to the queue's head; spinning could not get it.
+    if ((old & (kLocked | kStarving)) == kLocked && can_spin(round, owner_.load(std::memory_order_relaxed))) {
+      // Tell unlock not to wake a waiter: we are about to take the lock ourselves.
+      if (!awoke && !(old & kWoken) && (old >> kWaiterShift) != 0 &&
+          state_.compare_exchange_weak(old, old | kWoken, std::memory_order_relaxed))
+        awoke = true;
+      for (int i = 0; i < kPausesPerRound; ++i) _mm_pause();
+      ++round;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    std::int32_t next = old;
+    if (!(old & kStarving)) next |= kLocked;  // a starving mutex is handed over, not grabbed
+    if (old & (kLocked | kStarving)) next += 1 << kWaiterShift;
+    if (starving && (old & kLocked)) next |= kStarving;
+    if (awoke) next &= ~kWoken;  // we were woken (or claimed woken): clear it either way
+    if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed))
+      continue;
+    if (!(old & (kLocked | kStarving))) return;  // took it
+
+    // Queue: at the front if we have waited before, so the oldest waiter stays first.
+    const bool lifo = wait_start != 0;
+    if (!wait_start) wait_start = os::now_ns();
+    MutexAccess::wait(*this, lifo);
+    starving = starving || os::now_ns() - wait_start > kStarvationNs;
+    old = state_.load(std::memory_order_relaxed);
+    if (old & kStarving) {
+      // Handed to us: the state says locked-by-nobody-yet plus our waiter count. Take it.
+      std::int32_t delta = kLocked - (1 << kWaiterShift);
+      if (!starving || (old >> kWaiterShift) == 1) delta -= kStarving;  // leave starvation mode
+      state_.fetch_add(delta, std::memory_order_acquire);
+      return;
+    }
+    awoke = true;
+    round = 0;
+  }
+}
+
+void Mutex::unlock_slow(std::int32_t state) {
+  if (((state + kLocked) & kLocked) == 0) fatal("unlock of an unlocked goro::Mutex");
+  if (!(state & kStarving)) {
+    std::int32_t old = state;
+    for (;;) {
+      // Nobody waits, or someone is already woken or has the lock: nothing to do.
+      if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving))) return;
+      const std::int32_t next = (old - (1 << kWaiterShift)) | kWoken;
+      if (state_.compare_exchange_weak(old, next, std::memory_order_release, std::memory_order_relaxed)) {
+        sema_release(sema_);
+        return;
+      }
+    }
+  }
+  // Starvation mode: hand ownership to the first waiter and let it run at once. kLocked stays
+  // clear until that waiter sets it (lock_slow), but kStarving keeps newcomers from taking it.
+  sema_release(sema_, true);
+}
+
+}  // namespace goro

@@ -1,0 +1,49 @@
+// runtime/sync/once.cpp — goro::Once's slow path. The first caller runs f; callers that arrive
+// while it runs wait in `waiters_`; when f returns they all return, when it throws one of them
+// takes its turn (std::call_once's rule).
+#include "sync/waitlist.hpp"
+
+namespace goro {
+
+bool Once::begin() {
+  using namespace rt;
+  WaitQ q(waiters_);
+  q.lock();
+  for (;;) {
+    const std::uint32_t s = state_.load(std::memory_order_acquire);
+    if (s == kDone) {
+      q.unlock();
+      return false;
+    }
+    if (s == kIdle) {
+      state_.store(kRunning, std::memory_order_relaxed);
+      q.unlock();
+      return true;
+    }
+    SyncWaiter w(current_g());
+    if (!w.party.is_goroutine()) note_plain_thread();
+    q.wait(w, WaitReason::sync_once);
+    q.lock();
+  }
+}
+
+void Once::end(bool done) {
+  using namespace rt;
+  WaitQ q(waiters_);
+  q.lock();
+  state_.store(done ? kDone : kIdle, std::memory_order_release);
+  // Done: everyone returns. Failed: everyone looks again; the first one in runs f.
+  SyncWaiter* woken = nullptr;
+  while (SyncWaiter* w = q.pop_front()) {
+    w->next = woken;
+    woken = w;
+  }
+  q.unlock();
+  while (woken) {
+    SyncWaiter* w = woken;
+    woken = w->next;  // before waking: w lives on its owner's stack
+    w->party.wake();
+  }
+}
+
+}  // namespace goro

@@ -1,0 +1,87 @@
+// runtime/sync/waitlist.cpp
+#include "sync/waitlist.hpp"
+
+#include <goro/runtime.hpp>
+
+namespace goro::rt {
+
+void WaitQ::push_back(SyncWaiter* w) {
+  w->list = &l_;
+  w->next = nullptr;
+  w->prev = static_cast<SyncWaiter*>(l_.tail);
+  if (w->prev) w->prev->next = w;
+  else l_.head = w;
+  l_.tail = w;
+  w->linked = true;
+}
+
+void WaitQ::push_front(SyncWaiter* w) {
+  w->list = &l_;
+  w->prev = nullptr;
+  w->next = static_cast<SyncWaiter*>(l_.head);
+  if (w->next) w->next->prev = w;
+  else l_.tail = w;
+  l_.head = w;
+  w->linked = true;
+}
+
+void WaitQ::remove(SyncWaiter* w) {
+  if (!w->linked) return;
+  if (w->prev) w->prev->next = w->next;
+  else l_.head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else l_.tail = w->prev;
+  w->linked = false;
+}
+
+void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
+  if (lifo) push_front(&w);
+  else push_back(&w);
+  G* g = w.party.goroutine();
+  if (g) {
+    // If the runtime stops and abandons this goroutine, unlink it: the primitive may outlive it.
+    g->on_abandon = [](void* arg) {
+      auto* waiter = static_cast<SyncWaiter*>(arg);
+      WaitQ q(*waiter->list);
+      q.lock();
+      q.remove(waiter);
+      q.unlock();
+    };
+    g->abandon_arg = &w;
+  }
+  w.party.block_with(reason, [](G*, void* list) {
+    os::spin_unlock(static_cast<detail::WaitList*>(list)->locked);
+    return true;
+  }, w.list);
+  if (g) g->on_abandon = nullptr;
+}
+
+void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo) {
+  WaitQ q(l);
+  q.lock();
+  if (q.tokens() > 0) {
+    --q.tokens();
+    q.unlock();
+    return;
+  }
+  SyncWaiter w(current_g());
+  if (!w.party.is_goroutine()) note_plain_thread();
+  q.wait(w, reason, lifo);  // the releaser hands its token straight to us
+}
+
+void sema_release(detail::WaitList& l, bool handoff) {
+  WaitQ q(l);
+  q.lock();
+  SyncWaiter* w = q.pop_front();
+  if (!w) {
+    ++q.tokens();
+    q.unlock();
+    return;
+  }
+  q.unlock();
+  const bool run_it_now = handoff && w->party.is_goroutine() && current_g();
+  w->party.wake();
+  if (run_it_now) goro::yield();  // the woken goroutine is in our runnext: let it go first
+}
+
+}  // namespace goro::rt

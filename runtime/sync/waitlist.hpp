@@ -1,0 +1,62 @@
+// runtime/sync/waitlist.hpp — the wait queue inside every goro::Mutex, WaitGroup, Cond, ...
+//
+// A detail::WaitList (goro/sync.hpp) is a spin lock, a FIFO of SyncWaiters and a token count:
+// Go's runtime semaphore (sema.go), but embedded in the primitive instead of found through a
+// global table by address. SyncWaiters live on the blocked party's stack and follow the parking
+// protocol of sched/wait.hpp: enqueue under the list's lock, block, and the lock is released
+// once the party is asleep; a waker dequeues under the lock and wakes after releasing it.
+#pragma once
+
+#include <goro/sync.hpp>
+
+#include "os/spinlock.hpp"
+#include "sched/wait.hpp"
+
+#include <cstdint>
+
+namespace goro::rt {
+
+struct SyncWaiter {
+  explicit SyncWaiter(G* self) : party(self) {}
+  Waiter party;
+  detail::WaitList* list = nullptr;
+  SyncWaiter* prev = nullptr;
+  SyncWaiter* next = nullptr;
+  std::int64_t want = 0;      // Semaphore: units asked for; Cond: ticket
+  bool linked = false;
+};
+
+class WaitQ {  // operations on a detail::WaitList
+ public:
+  explicit WaitQ(detail::WaitList& l) : l_(l) {}
+
+  void lock() { os::spin_lock(l_.locked); }
+  void unlock() { os::spin_unlock(l_.locked); }
+
+  SyncWaiter* front() const { return static_cast<SyncWaiter*>(l_.head); }
+  bool empty() const { return !l_.head; }
+  std::uint32_t& tokens() { return l_.tokens; }
+
+  void push_back(SyncWaiter* w);
+  void push_front(SyncWaiter* w);
+  void remove(SyncWaiter* w);
+  SyncWaiter* pop_front() {
+    SyncWaiter* w = front();
+    if (w) remove(w);
+    return w;
+  }
+
+  // With the lock held: enqueues the caller as `w` (at the front if `lifo`) and blocks until
+  // woken. Returns with the lock released.
+  void wait(SyncWaiter& w, WaitReason reason, bool lifo = false);
+
+ private:
+  detail::WaitList& l_;
+};
+
+// Go's semacquire / semrelease on a WaitList.
+void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false);
+// `handoff`: the woken goroutine runs next, right away (a starving Mutex's hand-off).
+void sema_release(detail::WaitList& l, bool handoff = false);
+
+}  // namespace goro::rt

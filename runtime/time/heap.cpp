@@ -1,0 +1,103 @@
+// runtime/time/heap.cpp
+#include "time/heap.hpp"
+
+#include <mutex>
+
+namespace goro::rt {
+
+void TimerHeap::add_locked(TimerEntry* t) {
+  t->heap.store(this, std::memory_order_relaxed);
+  heap_.push_back(t);
+  t->index = static_cast<std::uint32_t>(heap_.size() - 1);
+  sift_up(t->index);
+  changed();
+}
+
+bool TimerHeap::remove_locked(TimerEntry* t) {
+  if (t->heap.load(std::memory_order_relaxed) != this) return false;
+  const std::uint32_t i = t->index;
+  TimerEntry* last = heap_.back();
+  heap_.pop_back();
+  if (last != t) {
+    place(i, last);
+    sift_up(i);
+    sift_down(last->index);
+  }
+  t->heap.store(nullptr, std::memory_order_relaxed);
+  changed();
+  return true;
+}
+
+int TimerHeap::run_expired(std::int64_t now) {
+  constexpr int kBatch = 32;  // fire in batches: the lock is not held while firing
+  int fired = 0;
+  for (;;) {
+    TimerEntry* due[kBatch];
+    std::uint64_t seqs[kBatch];
+    bool rearmed[kBatch];
+    int n = 0;
+    {
+      std::lock_guard guard(lock);
+      while (n < kBatch && !heap_.empty() && heap_[0]->when <= now) {
+        TimerEntry* t = heap_[0];
+        seqs[n] = t->seq.load(std::memory_order_acquire);
+        if (t->period > 0) {
+          // Next tick after now, skipping the ones missed (Go's ticker drops them too).
+          t->when += t->period * (1 + (now - t->when) / t->period);
+          sift_down(0);
+          rearmed[n] = true;
+        } else {
+          remove_locked(t);
+          rearmed[n] = false;
+        }
+        due[n++] = t;
+      }
+      changed();
+    }
+    for (int i = 0; i < n; ++i) due[i]->fire(due[i], seqs[i], now, rearmed[i]);
+    fired += n;
+    if (n < kBatch) return fired;
+  }
+}
+
+void TimerHeap::discard() {
+  std::vector<TimerEntry*> armed;
+  {
+    std::lock_guard guard(lock);
+    armed.swap(heap_);
+    for (TimerEntry* t : armed) t->heap.store(nullptr, std::memory_order_relaxed);
+    changed();
+  }
+  for (TimerEntry* t : armed)
+    if (t->drop) t->drop(t);
+}
+
+void TimerHeap::sift_up(std::uint32_t i) {
+  TimerEntry* t = heap_[i];
+  while (i > 0) {
+    const std::uint32_t parent = (i - 1) / 4;
+    if (heap_[parent]->when <= t->when) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, t);
+}
+
+void TimerHeap::sift_down(std::uint32_t i) {
+  const auto n = static_cast<std::uint32_t>(heap_.size());
+  TimerEntry* t = heap_[i];
+  for (;;) {
+    const std::uint32_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::uint32_t best = first;
+    const std::uint32_t end = first + 4 < n ? first + 4 : n;
+    for (std::uint32_t c = first + 1; c < end; ++c)
+      if (heap_[c]->when < heap_[best]->when) best = c;
+    if (heap_[best]->when >= t->when) break;
+    place(i, heap_[best]);
+    i = best;
+  }
+  place(i, t);
+}
+
+}  // namespace goro::rt

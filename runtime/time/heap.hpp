@@ -1,0 +1,76 @@
+// runtime/time/heap.hpp — a P's timers: a 4-ary min-heap on the deadline, as Go's.
+//
+// Each P owns one TimerHeap; a timer is armed in the heap of the P that armed it. The heap has
+// its own lock because other threads touch it too: an idle worker runs the expired timers of a
+// busy P (so a timer fires on time while its P computes), stop()/reset() may come from any
+// thread, and a plain thread may arm timers. The heap array holds pointers to TimerEntry
+// records owned elsewhere — on a sleeping goroutine's stack, or in a goro::Timer's state — so
+// arming a timer allocates nothing.
+//
+// Firing. run_expired() pops what is due under the lock and calls each entry's `fire` after
+// releasing it (a fire may ready goroutines, send on channels, spawn). A fire races with a
+// concurrent stop()/reset() of the same timer, which the owner settles with `seq`: stop/reset
+// bump it, a pop records it, and a fire whose recorded seq is stale must do nothing.
+//
+// 4-ary rather than binary: half the depth, and the four children of a node share a cache line
+// of the array (Go's measurement, runtime/time.go).
+#pragma once
+
+#include "os/spinlock.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace goro::rt {
+
+class TimerHeap;
+
+struct TimerEntry {
+  std::int64_t when = 0;    // deadline, steady_clock nanoseconds
+  std::int64_t period = 0;  // > 0: re-armed every period (tickers), keeping to its phase
+  // Called with no lock held. `rearmed`: a periodic entry is already back in the heap.
+  void (*fire)(TimerEntry* t, std::uint64_t seq, std::int64_t now, bool rearmed) = nullptr;
+  // Called instead of fire when the heap is discarded (the runtime stopped) while armed.
+  void (*drop)(TimerEntry* t) = nullptr;
+  std::atomic<std::uint64_t> seq{0};
+  std::atomic<TimerHeap*> heap{nullptr};  // where armed; changed under that heap's lock
+  std::uint32_t index = 0;
+};
+
+class TimerHeap {
+ public:
+  os::SpinLock lock;
+
+  // With `lock` held.
+  void add_locked(TimerEntry* t);
+  bool remove_locked(TimerEntry* t);  // false if t is not armed here
+
+  // Fires every entry due by `now`. Returns how many fired.
+  int run_expired(std::int64_t now);
+
+  // The earliest deadline, or 0 if empty. Readable without the lock.
+  std::int64_t earliest() const { return earliest_.load(std::memory_order_seq_cst); }
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+
+  // The runtime stopped: disarm everything (calling `drop` where set).
+  void discard();
+
+ private:
+  void sift_up(std::uint32_t i);
+  void sift_down(std::uint32_t i);
+  void place(std::uint32_t i, TimerEntry* t) {
+    heap_[i] = t;
+    t->index = i;
+  }
+  void changed() {
+    earliest_.store(heap_.empty() ? 0 : heap_[0]->when, std::memory_order_seq_cst);
+    size_.store(heap_.size(), std::memory_order_relaxed);
+  }
+
+  std::vector<TimerEntry*> heap_;
+  std::atomic<std::int64_t> earliest_{0};
+  std::atomic<std::size_t> size_{0};
+};
+
+}  // namespace goro::rt

@@ -1,0 +1,66 @@
+// runtime/time/sleep.cpp — goro::sleep_for / sleep_until.
+//
+// A sleeping goroutine is one timer entry on its own stack, armed in its P's heap, plus a park.
+// The entry is armed by park's "after" action, once the goroutine is off its stack
+// (sched/park.hpp), so the timer cannot fire — and ready it — any earlier. Sleeping allocates
+// nothing and touches nothing beyond the goroutine's stack and its P's heap.
+#include <goro/time.hpp>
+
+#include "os/clock.hpp"
+#include "sched/park.hpp"
+#include "sched/sched.hpp"
+#include "time/timers.hpp"
+
+#include <mutex>
+#include <thread>
+
+namespace goro {
+namespace {
+
+using namespace rt;
+
+struct Sleeper {
+  TimerEntry timer;  // first: a TimerEntry* is a Sleeper*
+  G* g;
+  TimerHeap* heap;
+};
+
+void sleep_until_ns(std::int64_t when) {
+  M* m = current_m();
+  if (!m || !m->p || !m->curg) {  // a plain thread, or inside blocking()
+    std::this_thread::sleep_until(time_point(std::chrono::nanoseconds(when)));
+    return;
+  }
+  if (when <= os::now_ns()) return;
+  Sleeper s;
+  s.g = m->curg;
+  s.heap = &m->p->timers;
+  s.timer.when = when;
+  s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t, bool) {
+    ready(reinterpret_cast<Sleeper*>(t)->g);
+  };
+  park(WaitReason::sleep, [](G*, void* arg) {
+    auto* sleeper = static_cast<Sleeper*>(arg);
+    const std::int64_t when = sleeper->timer.when;  // sleeper may vanish once armed
+    TimerHeap* heap = sleeper->heap;
+    {
+      std::lock_guard lock(heap->lock);
+      heap->add_locked(&sleeper->timer);
+    }
+    timer_armed(when);
+    return true;
+  }, &s);
+}
+
+}  // namespace
+
+void sleep_for(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return;
+  sleep_until_ns(os::now_ns() + d.count());
+}
+
+void sleep_until(time_point t) {
+  sleep_until_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace goro

@@ -1,0 +1,143 @@
+// runtime/time/timer.cpp — goro::Timer, Ticker, after, after_func.
+//
+// A TimerState is shared by the handles and, while armed, by the heap (one reference each). Its
+// lock orders everything that can happen to one timer: firing, stop, reset. Go 1.23's rule —
+// after stop() or reset() returns, no value from the old deadline is received — comes from two
+// things done under that lock: bumping `seq`, so that a fire already popped from the heap but
+// not yet run does nothing; and draining the channel, so that a value delivered but not yet
+// received is discarded. Lock order: timer, then heap or channel.
+#include <goro/time.hpp>
+
+#include "os/clock.hpp"
+#include "os/spinlock.hpp"
+#include "sched/sched.hpp"
+#include "time/timers.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+namespace goro::detail {
+
+struct TimerState {
+  rt::TimerEntry entry;  // first: a TimerEntry* is a TimerState*
+  std::atomic<long> refs{1};
+  rt::os::SpinLock lock;
+  std::uint64_t seq = 0;
+  bool pending = false;    // armed, or popped and not yet delivered
+  chan<time_point> ch;     // capacity 1; nil for after_func timers
+  TimerFunc fn;
+};
+
+}  // namespace goro::detail
+
+namespace goro::detail {
+namespace {
+
+using namespace rt;
+
+TimerState* state_of(TimerEntry* e) { return reinterpret_cast<TimerState*>(e); }
+
+void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now, bool rearmed) {
+  TimerState* s = state_of(e);
+  {
+    std::lock_guard lock(s->lock);
+    if (seq == s->seq) {  // not stopped or reset since it was popped
+      if (!s->entry.period) s->pending = false;
+      if (s->fn.call) {
+        timer_retain(s);
+        goro::go([s] {
+          struct Release {
+            TimerState* s;
+            ~Release() { timer_release(s); }
+          } release{s};
+          s->fn.call(s->fn.obj);
+        });
+      } else {
+        time_point t{std::chrono::nanoseconds(now)};
+        try {
+          s->ch.try_send(t);  // full: a slow ticker reader misses this tick
+        } catch (const closed_channel&) {
+          // Somebody closed the timer's channel: there is nobody to tell.
+        }
+      }
+    }
+  }
+  if (!rearmed) timer_release(s);  // the heap's reference
+}
+
+void drop(TimerEntry* e) { timer_release(state_of(e)); }
+
+// Arms s (lock held) d from now; the heap takes a reference.
+void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
+  s->entry.when = os::now_ns() + (d.count() > 0 ? d.count() : 0);
+  s->entry.period = period.count();
+  s->entry.seq.store(s->seq, std::memory_order_release);
+  s->pending = true;
+  timer_retain(s);
+  if (!arm(&s->entry)) {
+    s->pending = false;
+    timer_release(s);
+    throw std::logic_error("goro: timers need a running runtime; use them inside goro::run");
+  }
+}
+
+// Stops s (lock held): true if a delivery was prevented.
+bool stop_locked(TimerState* s) {
+  s->entry.seq.store(++s->seq, std::memory_order_release);
+  if (disarm(&s->entry)) timer_release(s);  // the heap's reference
+  bool prevented = s->pending;
+  s->pending = false;
+  if (s->ch && s->ch.try_recv()) prevented = true;  // delivered, not yet received: discard
+  return prevented;
+}
+
+}  // namespace
+
+TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn) {
+  auto* s = new TimerState;
+  s->entry.fire = &fire;
+  s->entry.drop = &drop;
+  s->fn = fn;
+  s->ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
+  try {
+    std::lock_guard lock(s->lock);
+    arm_locked(s, d, period);
+  } catch (...) {
+    s->fn = {};  // on failure fn stays with the caller
+    delete s;
+    throw;
+  }
+  return s;
+}
+
+void timer_retain(TimerState* s) noexcept { s->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void timer_release(TimerState* s) noexcept {
+  if (s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (s->fn.destroy) s->fn.destroy(s->fn.obj);
+  delete s;
+}
+
+bool timer_stop(TimerState* s) {
+  std::lock_guard lock(s->lock);
+  return stop_locked(s);
+}
+
+bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
+  if (s->entry.period > 0 && period.count() <= 0)
+    throw std::invalid_argument("goro: a Ticker's period must be positive");
+  std::lock_guard lock(s->lock);
+  const bool prevented = stop_locked(s);
+  arm_locked(s, d, period);
+  return prevented;
+}
+
+chan<time_point> timer_channel(TimerState* s) { return s->ch; }
+
+}  // namespace goro::detail
+
+namespace goro {
+
+chan<time_point> after(std::chrono::nanoseconds d) { return Timer(d).channel(); }
+
+}  // namespace goro

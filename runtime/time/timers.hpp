@@ -1,0 +1,43 @@
+// runtime/time/timers.hpp — timers in the scheduler.
+//
+// Who runs expired timers:
+//   * a busy P, its own, every kGlobalCheckTicks time slices (dispatch.hpp) — one clock read
+//     per 61 slices, and only when it has timers;
+//   * a worker looking for work runs its own P's, and while stealing, every P's (steal.cpp): so a
+//     timer fires on time even when its own P is busy computing;
+//   * the timer poller: when a worker finds nothing to do and timers are pending anywhere, one
+//     worker — at most one at a time — sleeps until the earliest deadline instead of parking
+//     for good, then takes an idle P and runs what is due. Arming a timer earlier than the one it
+//     sleeps for wakes it (timer_armed). With the network poller (issue 5) this worker will
+//     block in epoll_wait with the same deadline.
+#pragma once
+
+#include "time/heap.hpp"
+
+#include <cstdint>
+
+namespace goro::rt {
+
+struct M;
+struct P;
+
+// Arms t (its `when` set) on the calling goroutine's P, or on some P for a plain thread. False
+// if no runtime runs. t must not be armed.
+bool arm(TimerEntry* t);
+// Disarms t; true if it was armed.
+bool disarm(TimerEntry* t);
+// After arming t at `when`: make sure someone will be awake for it.
+void timer_armed(std::int64_t when);
+
+// The earliest deadline over all Ps; 0 if no timer is armed.
+std::int64_t earliest_timer();
+// Runs what is due on p's heap (or on every P's, with `all`). Returns how many fired.
+int run_timers(P* p, bool all);
+
+// find_runnable's last resort before parking the worker (see above). True if m slept as the
+// timer poller and now holds a P again; false if m should park normally.
+bool poll_timers(M* m);
+// Wakes the timer poller, if any (runtime stop).
+void wake_timer_poller();
+
+}  // namespace goro::rt
