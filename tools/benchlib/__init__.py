@@ -1,0 +1,1 @@
+"""tools/bench's parts: spec (what is run and judged), build, runner, results, report, chart."""
