@@ -105,12 +105,11 @@ TEST_CASE("dump lists every goroutine with state, wait reason, time waited and s
     std::ostringstream out;
     goro::dump(out);
     const std::string text = out.str();
-    INFO(text);
-    CHECK(contains(text, "goroutine 1 [running]:\n    created at goro::run (the main goroutine)"));
-    CHECK(contains(text, "goroutine 2 [test wait, "));
-    CHECK(contains(text, "ms]:\n    created at "));
-    CHECK(contains(text, "goroutine 3 [runnable]:"));
-    CHECK(contains(text, "diag_test.cpp:"));
+    CHECK_MESSAGE(contains(text, "goroutine 1 [running]:\n    created at goro::run (the main goroutine)"), text);
+    CHECK_MESSAGE(contains(text, "goroutine 2 [test wait, "), text);
+    CHECK_MESSAGE(contains(text, "ms]:\n    created at "), text);
+    CHECK_MESSAGE(contains(text, "goroutine 3 [runnable]:"), text);
+    CHECK_MESSAGE(contains(text, "diag_test.cpp:"), text);
     // A plain thread may dump too.
     std::thread([] {
       std::ostringstream o;

@@ -2,6 +2,8 @@
 // readying across Ps, idle workers, blocking(), and stopping with goroutines left behind.
 #include "support.hpp"
 
+#include <goro/goro.hpp>
+
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 
@@ -195,10 +197,10 @@ TEST_CASE("blocking() hands the P to another worker") {
     });
     goro::yield();
     const long before = ticks;
-    // With one P, the other goroutine runs meanwhile only if the P was handed on.
+    // With one P, the other goroutine runs meanwhile only if the monitor retakes the P.
     goro::blocking([] { std::this_thread::sleep_for(50ms); });
     CHECK(ticks > before + 100);
-    CHECK(goro::stats().handoffs > 0);
+    CHECK(goro::stats().retakes > 0);
     stop = true;
   });
 }
@@ -221,6 +223,46 @@ TEST_CASE("blocking() from many goroutines at once, every P busy meanwhile") {
         });
       wait_for(done, 32);
     });
+  });
+}
+
+TEST_CASE("short blocking() calls keep their P") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    const auto before = goro::stats();
+    for (int i = 0; i < 10000; ++i) CHECK(goro::blocking([i] { return i; }) == i);
+    // Returning before the monitor's next look, each call took its P straight back.
+    CHECK(goro::stats().retakes - before.retakes < 100);
+  });
+}
+
+TEST_CASE("a goroutine computing for 200 ms does not stop a 10 ms ticker at procs 1") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    goro::Ticker ticker(10ms);
+    std::atomic<int> ticks{0};
+    std::atomic<bool> stop{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      while (!stop) {
+        ticker.channel().recv();
+        ++ticks;
+      }
+      wg.done();
+    });
+    goro::yield();  // the ticker goroutine parks on its channel
+    spin_for(200ms);  // no scheduling point: goro cannot preempt this
+    const int seen = ticks;
+    MESSAGE("ticks during a 200 ms spin at procs 1: " << seen);
+    // The monitor hands the P on after 10 ms; from then on every tick is served.
+    CHECK(seen >= 10);
+    const goro::Stats s = goro::stats();
+    CHECK(s.preempt_handoffs >= 1);
+    stop = true;
+    wg.wait();
   });
 }
 

@@ -80,8 +80,8 @@ TEST_CASE("fairness: three always-ready cases are each chosen a third of the tim
     }
     double chi2 = 0;
     for (int n : counts) chi2 += (n - kSelects / 3.0) * (n - kSelects / 3.0) / (kSelects / 3.0);
-    INFO("counts " << counts[0] << " " << counts[1] << " " << counts[2] << " chi2 " << chi2);
-    CHECK(chi2 < 13.816);  // chi-square, 2 degrees of freedom, 0.1% level
+    CHECK_MESSAGE(chi2 < 13.816,  // chi-square, 2 degrees of freedom, 0.1% level
+                  "counts " << counts[0] << " " << counts[1] << " " << counts[2] << " chi2 " << chi2);
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include <goro/chan.hpp>
 #include <goro/context.hpp>
+#include <goro/net.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
 #include <goro/sync.hpp>

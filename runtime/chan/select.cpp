@@ -47,7 +47,8 @@ class SmallArray {
 };
 
 std::uint32_t random_below(std::uint32_t n) {
-  if (M* m = current_m(); m && m->p) return m->p->rng.below(n);
+  RuntimeSection section;
+  if (M* m = section.m(); m && m->p) return m->p->rng.below(n);
   thread_local FastRand rng(reinterpret_cast<std::uintptr_t>(&rng));  // a plain thread never moves
   return rng.below(n);
 }

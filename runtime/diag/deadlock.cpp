@@ -3,9 +3,9 @@
 // A deadlock is suspected by a worker about to park for lack of work (schedule.cpp), after its
 // final look at every queue, when at that moment every P is idle and no worker is looking for
 // work — so no goroutine is running or runnable — and nothing outside the goroutines can wake
-// one: no goroutine inside blocking(), no plain thread inside a goro call or registered as a
+// one: no goroutine inside blocking() or running on without a P (monitor.cpp), no plain thread inside a goro call or registered as a
 // possible waker (spawn.cpp: a plain thread registers at its first goro call, for its life), no
-// armed timer (a sleeping goroutine, a pending goro::Timer).
+// armed timer (a sleeping goroutine, a pending goro::Timer), no party waiting on a socket.
 // Every such condition is a counter raised before the party can act and lowered after, so a
 // party that could still wake someone is seen.
 //
@@ -17,6 +17,7 @@
 #include "sched/sched.hpp"
 
 #include "sched/monitor.hpp"
+#include "net/poller.hpp"
 #include "time/timers.hpp"
 
 #include <goro/runtime.hpp>
@@ -34,12 +35,14 @@ bool looks_deadlocked() {
   if (sched.npidle.load(std::memory_order_seq_cst) != static_cast<int>(sched.nprocs) ||
       sched.nmspinning.load(std::memory_order_seq_cst) != 0 ||
       sched.nblocking.load(std::memory_order_seq_cst) != 0 ||
+      sched.nunowned.load(std::memory_order_seq_cst) != 0 ||
       sched.external_ops.load(std::memory_order_seq_cst) != 0 ||
       sched.external_threads.load(std::memory_order_seq_cst) > 0)
     return false;
   for (auto& p : sched.ps)
     if (!p->runq.empty()) return false;
   if (earliest_timer()) return false;  // a sleeper or a pending timer can still wake someone
+  if (poller.waiters() > 0) return false;  // the network can
   return sched.globalq->empty();
 }
 

@@ -20,7 +20,8 @@ auto with_runtime(F f, decltype(f()) otherwise) {
 }
 
 std::size_t live_goroutines() {
-  std::uint64_t spawned = sched.external_spawned.load(std::memory_order_relaxed), exited = 0;
+  std::uint64_t spawned = sched.external_spawned.load(std::memory_order_relaxed);
+  std::uint64_t exited = sched.external_exited.load(std::memory_order_relaxed);
   for (auto& p : sched.ps) {
     spawned += p->counters.spawned.get();
     exited += p->counters.exited.get();
@@ -58,6 +59,8 @@ Stats stats() {
     s.worker_parks = sched.parks.load();
     s.worker_unparks = sched.unparks.load();
     s.handoffs = sched.handoffs.load();
+    s.retakes = sched.retakes.load();
+    s.preempt_handoffs = sched.preempt_handoffs.load();
     s.global_queue = sched.globalq->size();
     return s;
   }, Stats{});

@@ -1,18 +1,24 @@
 // runtime/sched/blocking.cpp — goro::blocking(f): run f without holding a P.
 //
-// f may block its thread for a long time (a syscall, a foreign library). On entry the goroutine
-// gives up its P and the P goes to another worker at once if it has work (handoffp), so `procs`
-// goroutines keep running meanwhile; the goroutine stays on its thread, which now behaves as a
-// plain thread (a goro call that blocks inside f blocks the thread).
+// f may block its thread for a long time (a syscall, a foreign library). As Go's
+// entersyscall/exitsyscall: on entry the goroutine's P is not given away — it is marked
+// PStatus::syscall and stays reserved for this worker, which costs two atomic stores. If f
+// returns quickly, the worker takes its P straight back with one CAS. If f takes longer than a
+// monitor tick (~20 µs), the monitor retakes the P and hands it to another worker
+// (monitor.cpp), so `procs` goroutines keep running meanwhile. Inside f the thread behaves as a
+// plain thread: a goro call that blocks there blocks the thread.
 //
-// On exit it needs a P again: the one it had, if still idle (its caches are warm), else any idle
-// one. If none is idle, the goroutine goes to the global queue and its thread parks: some worker
-// holding a P will pick the goroutine up.
+// On exit, if the P was retaken: another idle P will do (the old one first, its caches are
+// warm); if none is idle, the goroutine goes to the global queue and its worker parks — some
+// worker holding a P picks it up.
 //
 // If the runtime stopped meanwhile (main returned), the goroutine never runs again and the
-// thread just leaves — but run() waits for f to return, since the goroutine's stack is still in
-// use by f.
+// worker just leaves — but run() waits for f to return, since the goroutine's stack is still
+// in use by f.
+#include "sched/park.hpp"
 #include "sched/sched.hpp"
+
+#include <utility>
 
 namespace goro::rt {
 namespace {
@@ -33,25 +39,39 @@ namespace goro::detail {
 using namespace rt;
 
 bool enter_blocking() noexcept {
-  M* m = current_m();
-  if (!m || !m->p || !m->curg) return false;
+  if (!current_g()) return false;  // a plain thread, or nested blocking()
+  RuntimeSection section;
+  M* m = section.m();
+  if (!m->p) return false;  // the monitor took our P: we already run like a plain thread
+  P* p = m->p;
   m->curg->set_state(GStatus::blocking);
   sched.nblocking.fetch_add(1, std::memory_order_seq_cst);
-  m->oldp = releasep(m);
-  handoffp(m->oldp);
+  m->oldp = p;
+  releasep(m);
+  p->syscall_tick.fetch_add(1, std::memory_order_relaxed);
+  p->status.store(PStatus::syscall, std::memory_order_release);
   return true;
 }
 
 void exit_blocking() noexcept {
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   G* g = m->curg;
+  P* oldp = std::exchange(m->oldp, nullptr);
   if (!sched.stopping.load(std::memory_order_acquire)) {
+    // Fast path: the monitor did not retake our P.
+    PStatus expected = PStatus::syscall;
+    if (oldp->status.compare_exchange_strong(expected, PStatus::running, std::memory_order_acq_rel)) {
+      acquirep(m, oldp);
+      g->set_state(GStatus::running);
+      sched.nblocking.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
     P* p;
     {
       std::lock_guard lock(sched.lock);
-      p = pidleget(m->oldp);
+      p = pidleget(oldp);
     }
-    m->oldp = nullptr;
     if (p) {
       acquirep(m, p);
       g->set_state(GStatus::running);

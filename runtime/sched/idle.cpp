@@ -53,6 +53,7 @@ bool may_spin() {
 }
 
 void pidleput(P* p) {
+  p->status.store(PStatus::idle, std::memory_order_relaxed);
   p->idle_link = sched.pidle;
   sched.pidle = p;
   sched.npidle.fetch_add(1, std::memory_order_seq_cst);

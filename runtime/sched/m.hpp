@@ -27,6 +27,10 @@ struct M {
   P* nextp = nullptr;       // handed over by startm() to a parked M
   P* oldp = nullptr;        // the P held before entering blocking(); reacquired first
   bool spinning = false;    // looking for work (counted in Sched::nmspinning)
+  // Inside the runtime (using its P): the monitor will not take the P meanwhile. True on g0.
+  std::atomic<bool> in_runtime{true};
+  // The P the monitor is taking from this M's long-running goroutine (monitor.cpp).
+  std::atomic<P*> p_taken{nullptr};
   int pinned_to = -1;       // the P whose home core this thread is bound to
   os::Parker parker;
   M* idle_link = nullptr;   // the idle M list (sched lock)
@@ -38,5 +42,34 @@ struct M {
 // to the optimizer so it cannot reuse a thread-local address computed before the switch.
 M* current_m();
 void set_current_m(M* m);
+
+// Brackets runtime code that uses the current M's P — everything a goroutine calls that touches
+// its P's queues, caches or timers — so that the monitor does not hand the P to another worker
+// in the middle (monitor.cpp has the protocol). The outermost section of a goroutine also
+// honours a take that happened while it ran user code: it gives the P up first, so `m()->p` may
+// be null inside; the code then takes its no-P path (global queue, global pools).
+class RuntimeSection {
+ public:
+  RuntimeSection() : m_(current_m()) {
+    if (!m_ || m_->in_runtime.load(std::memory_order_relaxed)) return;  // plain thread, or nested
+    outer_ = true;
+    m_->in_runtime.store(true, std::memory_order_relaxed);
+    // Only a compiler barrier: the monitor's membarrier() supplies the StoreLoad ordering.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (m_->p_taken.load(std::memory_order_relaxed)) [[unlikely]] give_up_p();
+  }
+  ~RuntimeSection() {
+    if (outer_) current_m()->in_runtime.store(false, std::memory_order_release);  // may have moved
+  }
+  RuntimeSection(const RuntimeSection&) = delete;
+  RuntimeSection& operator=(const RuntimeSection&) = delete;
+
+  M* m() const { return m_; }
+
+ private:
+  void give_up_p();
+  M* m_;
+  bool outer_ = false;
+};
 
 }  // namespace goro::rt

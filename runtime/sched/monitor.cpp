@@ -1,10 +1,37 @@
 // runtime/sched/monitor.cpp — see monitor.hpp.
+//
+// Taking the P of a running goroutine. The goroutine's M uses its P without locks, inside
+// RuntimeSections (m.hpp) — every runtime call a goroutine makes that touches its P — and never
+// outside one. So the P may change hands only while the M is in user code. The handshake:
+//
+//   monitor                                     M (outermost section entry)
+//   m->p_taken = p                              m->in_runtime = true
+//   membarrier()                                (compiler barrier only)
+//   if !m->in_runtime: hand p on                if m->p_taken: exchange it to null, and
+//   else: withdraw by CAS p_taken p → null;       forget m->p if it was that P
+//         if the M won the exchange first,
+//         it has let go of p: hand p on
+//
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) makes every thread of the process execute a full
+// barrier, so this is Dekker's handshake with the StoreLoad fence paid only by the monitor — the
+// hot path pays nothing. Either the monitor sees in_runtime set (the M may be using p: withdraw),
+// or the M's next section sees p_taken (and stays off p). A P is handed on exactly once: by the
+// monitor when it wins, never if it withdraws, and if the M acknowledged first the monitor's CAS
+// fails and it hands on the P the M let go of.
 #include "sched/monitor.hpp"
 
+#include "net/netpoll.hpp"
+#include "net/poller.hpp"
 #include "os/clock.hpp"
 #include "sched/sched.hpp"
+#include "time/timers.hpp"
 
 #include <goro/runtime.hpp>
+
+#include <immintrin.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,11 +44,32 @@ namespace {
 constexpr std::int64_t kMinDelayNs = 20'000;
 constexpr std::int64_t kMaxDelayNs = 10'000'000;
 constexpr int kQuietRoundsBeforeBackoff = 50;
+// Go's forcePreemptNS: a goroutine running this long without a scheduling point loses its P
+// if something waits for it.
+constexpr std::int64_t kForcePreemptNs = 10'000'000;
+// A P inside blocking() with nothing queued is left alone while other Ps can take new work,
+// for up to this long (Go's retake: 10 ms).
+constexpr std::int64_t kIdleSyscallNs = 10'000'000;
+// Go's sysmon polls the network if nobody has for this long.
+constexpr std::int64_t kNetpollStaleNs = 10'000'000;
+
+bool membarrier_available() {
+  const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+bool has_waiting_work(P* p, std::int64_t now) {
+  if (!p->runq.empty()) return true;
+  const std::int64_t t = p->timers.earliest();
+  return t && t <= now;
+}
 
 }  // namespace
 
 void Monitor::start() {
-  last_switches_.assign(sched.nprocs, ~std::uint64_t{0});
+  watch_.assign(sched.nprocs, Watch{});
+  can_take_running_ = membarrier_available();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -41,16 +89,20 @@ void Monitor::loop() {
     if (trace_every) sleep = std::min(sleep, std::max<std::int64_t>(next_trace - os::now_ns(), 0));
     parker_.park_for(std::chrono::nanoseconds(sleep));
     if (sched.stopping.load(std::memory_order_acquire)) break;
+    const std::int64_t now = os::now_ns();
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
 
     confirm_deadlock();
-    if (wake_stuck_p()) {
+    bool acted = retake(now);
+    acted |= wake_stuck_p();
+    acted |= poll_network_if_stale(now);
+    if (acted) {
       quiet = 0;
       delay = kMinDelayNs;
     } else if (++quiet > kQuietRoundsBeforeBackoff) {
       delay = std::min(delay * 2, kMaxDelayNs);
     }
-    if (trace_every && os::now_ns() >= next_trace) {
+    if (trace_every && now >= next_trace) {
       trace_line();
       next_trace += trace_every;
     }
@@ -70,18 +122,83 @@ void Monitor::sleep_while_all_idle() {
   }
 }
 
+bool Monitor::retake(std::int64_t now) {
+  bool acted = false;
+  for (auto& pp : sched.ps) {
+    P* p = pp.get();
+    Watch& w = watch_[p->id];
+    const PStatus status = p->status.load(std::memory_order_acquire);
+    if (status == PStatus::syscall) {
+      const std::uint32_t tick = p->syscall_tick.load(std::memory_order_relaxed);
+      if (tick != w.syscall_tick) {  // a new blocking() call: give it a tick
+        w.syscall_tick = tick;
+        w.syscall_since = now;
+        continue;
+      }
+      // Nothing queued here and other Ps free to take new work: no hurry (Go's rule).
+      if (p->runq.empty() &&
+          sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0 &&
+          now - w.syscall_since < kIdleSyscallNs)
+        continue;
+      PStatus expected = PStatus::syscall;
+      if (p->status.compare_exchange_strong(expected, PStatus::idle, std::memory_order_acq_rel)) {
+        sched.retakes.fetch_add(1, std::memory_order_relaxed);
+        handoffp(p);
+        acted = true;
+      }
+    } else if (status == PStatus::running) {
+      const std::uint64_t switches = p->counters.switches.get();
+      if (switches != w.switches) {  // it is switching goroutines: fine
+        w.switches = switches;
+        w.running_since = now;
+        continue;
+      }
+      if (!can_take_running_ || now - w.running_since < kForcePreemptNs || !has_waiting_work(p, now)) continue;
+      M* m = p->owner.load(std::memory_order_acquire);
+      if (m && take_running(p, m)) {
+        sched.preempt_handoffs.fetch_add(1, std::memory_order_relaxed);
+        sched.nunowned.fetch_add(1, std::memory_order_seq_cst);  // until leave_without_p
+        w.running_since = now;
+        handoffp(p);
+        acted = true;
+      }
+    }
+  }
+  return acted;
+}
+
+bool Monitor::take_running(P* p, M* m) {
+  m->p_taken.store(p, std::memory_order_seq_cst);
+  ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (!m->in_runtime.load(std::memory_order_acquire) && p->owner.load(std::memory_order_acquire) == m &&
+      p->status.load(std::memory_order_acquire) == PStatus::running) {
+    p->owner.store(nullptr, std::memory_order_relaxed);
+    return true;  // the M is in user code: the P is ours; its next section lets go of it
+  }
+  P* expected = p;
+  if (m->p_taken.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return false;
+  p->owner.store(nullptr, std::memory_order_relaxed);
+  return true;  // the M acknowledged first and let go of p
+}
+
 bool Monitor::wake_stuck_p() {
   bool stuck = false;
   for (auto& p : sched.ps) {
+    Watch& w = watch_[p->id];
     const std::uint64_t switches = p->counters.switches.get();
-    if (!p->runq.empty() && switches == last_switches_[p->id]) stuck = true;
-    last_switches_[p->id] = switches;
+    if (!p->runq.empty() && switches == w.stuck_switches) stuck = true;
+    w.stuck_switches = switches;
   }
   if (!stuck || sched.npidle.load(std::memory_order_seq_cst) == 0 ||
       sched.nmspinning.load(std::memory_order_seq_cst) != 0)
     return false;
   wakep();
   return true;
+}
+
+bool Monitor::poll_network_if_stale(std::int64_t now) {
+  if (poller.waiters() == 0 || now - poller.last_poll() < kNetpollStaleNs) return false;
+  return poll_network_unowned() > 0;  // readied goroutines go to the global queue
 }
 
 void Monitor::trace_line() {
@@ -91,13 +208,16 @@ void Monitor::trace_line() {
     queues += (i ? " " : "") + std::to_string(s.run_queues[i]);
   std::fprintf(stderr,
                "SCHED %lldms: procs=%u idleprocs=%u threads=%u spinningthreads=%u blocking=%u "
-               "runqueue=%zu [%s] goroutines=%zu spawned=%llu switches=%llu steals=%llu parks=%llu\n",
+               "runqueue=%zu [%s] goroutines=%zu spawned=%llu switches=%llu steals=%llu parks=%llu "
+               "retakes=%llu preempt_handoffs=%llu\n",
                static_cast<long long>((os::now_ns() - sched.start_ns) / 1'000'000), s.procs,
                s.idle_procs, s.threads, s.spinning_threads, s.blocking_calls, s.global_queue,
                queues.c_str(), s.goroutines, static_cast<unsigned long long>(s.spawned),
                static_cast<unsigned long long>(s.context_switches),
                static_cast<unsigned long long>(s.steals),
-               static_cast<unsigned long long>(s.worker_parks));
+               static_cast<unsigned long long>(s.worker_parks),
+               static_cast<unsigned long long>(s.retakes),
+               static_cast<unsigned long long>(s.preempt_handoffs));
 }
 
 }  // namespace goro::rt

@@ -4,9 +4,15 @@
 // backing off to every 10 ms when it does not (Go's schedule). When every P is idle it has
 // nothing to watch and sleeps until a P gets busy again (pidleget wakes it), so an idle runtime
 // costs no wake-ups at all. Each round it
+//   * retakes the P of a goroutine inside blocking() for longer than a tick, and gives it to
+//     another worker (blocking.cpp), so `procs` goroutines keep running;
+//   * takes the P of a goroutine that has run for kForcePreemptNs without a scheduling point
+//     while work waits on that P, and gives it to another worker: goro cannot preempt C++ code,
+//     so the long goroutine carries on on its thread, without a P, until its next scheduling
+//     point (monitor.cpp has the protocol);
 //   * wakes a worker for a P whose queued goroutines have not moved since the last round while
-//     another P is idle — the backstop for the relaxed wake-ups of idle.cpp, and for a runnext
-//     goroutine stuck behind a goroutine that computes without ever blocking;
+//     another P is idle — the backstop for the relaxed wake-ups of idle.cpp;
+//   * polls the network if nobody has for 10 ms (every worker busy computing);
 //   * confirms a suspected deadlock (diag/deadlock.cpp);
 //   * prints the scheduler trace when GORO_SCHEDTRACE asks for it.
 #pragma once
@@ -20,6 +26,9 @@
 
 namespace goro::rt {
 
+struct M;
+struct P;
+
 class Monitor {
  public:
   void start();
@@ -30,14 +39,26 @@ class Monitor {
   std::atomic<bool> idle_sleep{false};
 
  private:
+  struct Watch {  // what the monitor saw of one P last round
+    std::uint32_t syscall_tick = ~0u;
+    std::int64_t syscall_since = 0;
+    std::uint64_t switches = ~std::uint64_t{0};
+    std::int64_t running_since = 0;
+    std::uint64_t stuck_switches = ~std::uint64_t{0};
+  };
+
   void loop();
+  bool retake(std::int64_t now);
+  bool take_running(P* p, M* m);
   bool wake_stuck_p();
+  bool poll_network_if_stale(std::int64_t now);
   void sleep_while_all_idle();
   void trace_line();
 
   std::thread thread_;
   os::Parker parker_;
-  std::vector<std::uint64_t> last_switches_;
+  std::vector<Watch> watch_;
+  bool can_take_running_ = false;  // membarrier(2) is available
 };
 
 }  // namespace goro::rt

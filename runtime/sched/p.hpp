@@ -18,6 +18,8 @@
 
 namespace goro::rt {
 
+struct M;
+
 // A counter with a single writer (the M holding the P) and any number of readers: a plain
 // load-add-store, no read-modify-write, and still a whole value for stats().
 class Counter {
@@ -45,10 +47,19 @@ class FastRand {
   std::uint64_t s_;
 };
 
+enum class PStatus : std::uint8_t {
+  idle,     // in the idle list
+  running,  // held by an M
+  syscall,  // reserved by an M whose goroutine is inside blocking(); the monitor may retake it
+};
+
 struct alignas(64) P {
   explicit P(unsigned index) : id(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   const unsigned id;
+  std::atomic<PStatus> status{PStatus::idle};
+  std::atomic<M*> owner{nullptr};              // the M holding it (running), for the monitor
+  std::atomic<std::uint32_t> syscall_tick{0};  // blocking() calls entered with this P
   RunQueue runq;
   TimerHeap timers;  // locked: other threads run and disarm this P's timers too
 

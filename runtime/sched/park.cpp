@@ -45,26 +45,41 @@ void runq_put(P* p, G* g, bool next) {
 }
 
 G* current_g() {
+  // A goroutine inside blocking() counts as a plain thread there: it holds no P.
   M* m = current_m();
-  return m && m->p ? m->curg : nullptr;
+  if (!m || !m->curg || m->curg->state() == GStatus::blocking) return nullptr;
+  return m->curg;
+}
+
+void leave_without_p(M* m, G* self, AfterSwitch after, void* arg) {
+  // The monitor took this goroutine's P while it ran (monitor.cpp): it parks or requeues through
+  // g0, which finds the M without a P and parks it; the goroutine resumes wherever it is picked
+  // up — its next scheduling point is where it gets a P again.
+  sched.nunowned.fetch_sub(1, std::memory_order_seq_cst);
+  m->curg = nullptr;
+  switch_fiber(self->stack, &m->g0, after, arg, m->eh);
 }
 
 void park(WaitReason reason, UnlockFn unlock, void* arg) {
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   G* g = m->curg;
   g->wait_reason.store(reason, std::memory_order_relaxed);
   g->wait_since.store(sched.coarse_now.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g->set_state(GStatus::waiting);
   ParkRecord rec{g, unlock, arg};
-  switch_away(m, g, [](Fiber*, void* a) {
+  auto after = [](Fiber*, void* a) {
     auto* r = static_cast<ParkRecord*>(a);
     G* parked = r->g;  // r lives on the parked stack: read it before the unlock publishes it
     if (r->unlock && !r->unlock(parked, r->arg)) ready(parked);
-  }, &rec);
+  };
+  if (m->p) switch_away(m, g, after, &rec);
+  else leave_without_p(m, g, after, &rec);
 }
 
 void ready(G* g) {
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   if (m && m->p) {
     g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
     g->set_state(GStatus::runnable);
@@ -81,18 +96,43 @@ void ready(G* g) {
   leave_external();
 }
 
+void ready_batch(G* const* gs, int n) {
+  if (n == 0) return;
+  RuntimeSection section;
+  M* m = section.m();
+  for (int i = 0; i < n; ++i) {
+    gs[i]->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+    gs[i]->set_state(GStatus::runnable);
+  }
+  if (m && m->p) {
+    for (int i = 0; i < n; ++i) runq_put(m->p, gs[i], i == 0);
+    return;
+  }
+  sched.globalq->push_batch(gs, static_cast<std::size_t>(n));
+  wakep();
+}
+
 }  // namespace goro::rt
 
 namespace goro {
 
 void yield() {
   using namespace rt;
-  M* m = current_m();
-  if (!m || !m->p || !m->curg) {  // a plain thread, or inside blocking()
+  if (!current_g()) {  // a plain thread, or inside blocking()
     std::this_thread::yield();
     return;
   }
+  RuntimeSection section;
+  M* m = section.m();
   P* p = m->p;
+  if (!p) {  // our P was taken: requeue globally and leave through g0
+    m->curg->set_state(GStatus::runnable);
+    leave_without_p(m, m->curg, [](Fiber*, void* a) {
+      sched.globalq->push(static_cast<G*>(a));
+      wakep();
+    }, m->curg);
+    return;
+  }
   if (p->runq.empty()) {
     // Go queues a yielding goroutine globally; goro keeps it local (cheaper) but must then make
     // sure it lines up behind the global queue's goroutines, not in front of them forever.

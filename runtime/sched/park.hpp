@@ -16,17 +16,26 @@
 // to the global queue.
 #pragma once
 
+#include "fiber/switch.hpp"
 #include "sched/g.hpp"
 
 namespace goro::rt {
+
+struct M;
 
 using UnlockFn = bool (*)(G* g, void* arg);
 
 void park(WaitReason reason, UnlockFn unlock, void* arg);
 void ready(G* g);
+// Readies several parked goroutines at once: onto the caller's P, or, from a worker without a P
+// (the network poller), into the global queue with one wake-up.
+void ready_batch(G* const* gs, int n);
 
 // The goroutine running on this thread, or null on a plain thread (and inside blocking(), where
 // the thread behaves as a plain one).
 G* current_g();
+
+// park/yield/exit of a goroutine whose P was taken by the monitor: switch to g0 with `after`.
+void leave_without_p(M* m, G* self, AfterSwitch after, void* arg);
 
 }  // namespace goro::rt

@@ -19,6 +19,8 @@
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
 
+#include "net/netpoll.hpp"
+#include "net/poller.hpp"
 #include "os/clock.hpp"
 #include "time/timers.hpp"
 
@@ -47,6 +49,7 @@ void start(const Settings& settings) {
     sched.ps.push_back(std::make_unique<P>(i));
   build_victims();
   sched.stacks.start(settings.stack_bytes, &goroutine_main);
+  poller.start();
   install_overflow_handler();
 
   sched.stopping.store(false);
@@ -54,9 +57,13 @@ void start(const Settings& settings) {
   sched.npidle.store(0);
   sched.nmspinning.store(0);
   sched.nblocking.store(0);
+  sched.nunowned.store(0);
   sched.external_ops.store(0);
   sched.external_threads.store(0);
   sched.external_spawned.store(0);
+  sched.external_exited.store(0);
+  sched.retakes.store(0);
+  sched.preempt_handoffs.store(0);
   sched.parks.store(0);
   sched.unparks.store(0);
   sched.handoffs.store(0);
@@ -104,6 +111,7 @@ void teardown() {
     p->stacks.clear();
     p->gfree.clear();
   }
+  poller.stop();  // sockets still open now fail cleanly: they check the run they belong to
   sched.stacks.stop();
   sched.gpool.stop();
   sched.ps.clear();
@@ -121,7 +129,7 @@ void teardown() {
 void begin_stop() {
   if (sched.stopping.exchange(true, std::memory_order_seq_cst)) return;
   wake_all_for_stop();
-  wake_timer_poller();
+  interrupt_waiter();
   if (sched.monitor) sched.monitor->wake();
 }
 

@@ -67,11 +67,15 @@ struct Sched {
 
   // Possible sources of wake-ups that are no goroutine (for deadlock detection).
   std::atomic<int> nblocking{0};         // goroutines inside blocking()
+  std::atomic<int> nunowned{0};          // goroutines running on, whose P the monitor took
   std::atomic<int> external_ops{0};      // plain threads inside a goro call right now
   std::atomic<int> external_threads{0};  // plain threads that have used goro and are alive
   std::atomic<bool> deadlock_suspected{false};  // see diag/deadlock.cpp
 
-  std::atomic<std::uint64_t> external_spawned{0};
+  std::atomic<std::uint64_t> external_spawned{0};  // by plain threads and P-less goroutines
+  std::atomic<std::uint64_t> external_exited{0};   // goroutines that ended without a P
+  std::atomic<std::uint64_t> retakes{0};           // Ps retaken from blocking() calls
+  std::atomic<std::uint64_t> preempt_handoffs{0};  // Ps taken from long-running goroutines
   std::atomic<std::uint64_t> parks{0}, unparks{0}, handoffs{0};
 
   std::mutex failure_mu;
@@ -86,6 +90,7 @@ extern Sched sched;
 void worker_loop(M* m);
 // (switch_away and next_local: dispatch.hpp)
 [[noreturn]] void goroutine_main(fctx::transfer_t t);
+void goexit(G* g);  // the goroutine's function has returned
 // Moves p's fair share of the global queue into its (empty) ring; returns one of them to run.
 G* global_refill(P* p);
 void acquirep(M* m, P* p);

@@ -13,7 +13,9 @@
 #include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
 
+#include "net/netpoll.hpp"
 #include "os/clock.hpp"
+#include "sched/park.hpp"
 #include "sched/topology.hpp"
 #include "time/timers.hpp"
 
@@ -61,6 +63,7 @@ G* find_runnable(M* m) {
     G* g = next_local(p);
     if (!g && run_timers(p, false)) g = next_local(p);
     if (!g) g = global_refill(p);
+    if (!g && poll_network()) g = next_local(p);
     if (!g && (m->spinning || may_spin())) {
       if (!m->spinning) {
         m->spinning = true;
@@ -101,7 +104,7 @@ G* find_runnable(M* m) {
       }
     }
     check_deadlock();
-    if (poll_timers(m)) continue;  // slept until a timer was due; holds a P again
+    if (wait_for_events(m)) continue;  // waited for I/O or a timer; holds a P again
     if (!stopm(m)) return nullptr;
   }
 }
@@ -115,6 +118,8 @@ void set_current_m(M* m) { tls_m = m; }
 
 void acquirep(M* m, P* p) {
   m->p = p;
+  p->owner.store(m, std::memory_order_relaxed);
+  p->status.store(PStatus::running, std::memory_order_release);
   if (sched.settings.pin && m->pinned_to != static_cast<int>(p->id)) {
     Topology::get().pin_thread(p->id, sched.nprocs);
     m->pinned_to = static_cast<int>(p->id);
@@ -123,11 +128,21 @@ void acquirep(M* m, P* p) {
 
 P* releasep(M* m) {
   P* p = m->p;
+  p->owner.store(nullptr, std::memory_order_relaxed);
   m->p = nullptr;
   return p;
 }
 
+void RuntimeSection::give_up_p() {
+  // The monitor took our P while the goroutine ran user code (or is taking it and will see this
+  // exchange): forget it. From here to its next scheduling point the goroutine runs without a P
+  // (park.cpp leave_without_p).
+  if (P* taken = m_->p_taken.exchange(nullptr, std::memory_order_acq_rel); taken && taken == m_->p)
+    m_->p = nullptr;
+}
+
 void worker_loop(M* m) {
+  m->in_runtime.store(true, std::memory_order_relaxed);  // g0 is runtime code throughout
   while (G* g = find_runnable(m)) {
     m->curg = g;
     g->set_state(GStatus::running);
@@ -145,6 +160,7 @@ void worker_loop(M* m) {
   fiber_entered(t);
   for (;;) {
     G* g = current_m()->curg;
+    current_m()->in_runtime.store(false, std::memory_order_release);  // into user code
     try {
       g->task.run(g->task);
     } catch (...) {
@@ -152,9 +168,14 @@ void worker_loop(M* m) {
     }
     g->task.run = nullptr;
     if (g == sched.main_g) begin_stop();
+    goexit(g);  // returns when this stack is handed to a new goroutine
+  }
+}
 
-    M* m = current_m();
-    P* p = m->p;
+void goexit(G* g) {
+  RuntimeSection section;
+  M* m = section.m();
+  if (P* p = m->p) {
     p->counters.exited.add();
     switch_away(m, g, [](Fiber*, void* arg) {
       // On the next goroutine's stack (or g0), same M and P: recycle the finished one.
@@ -165,7 +186,19 @@ void worker_loop(M* m) {
       done->set_state(GStatus::free);
       p->gfree.put(sched.gpool, done);
     }, g);
+    return;
   }
+  // Our P was taken while we ran (monitor.cpp): count the exit globally, recycle into the global
+  // pools, and leave through g0, which finds this M without a P and parks it.
+  sched.external_exited.fetch_add(1, std::memory_order_relaxed);
+  leave_without_p(m, g, [](Fiber*, void* arg) {
+    G* done = static_cast<G*>(arg);
+    Stack* s = done->stack;
+    sched.stacks.give(&s, 1);
+    done->stack = nullptr;
+    done->set_state(GStatus::free);
+    sched.gpool.give(&done, 1);
+  }, g);
 }
 
 bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept {

@@ -88,10 +88,15 @@ namespace goro::detail {
 
 using namespace rt;
 
+// A goroutine whose P the monitor took (monitor.cpp) spawns through the global pools and queue,
+// like a plain thread, but it needs no protection against teardown: run() waits for its worker.
+bool spawning_goroutine(M* m) { return m && m->curg && m->curg->state() == GStatus::running; }
+
 TaskSlot* spawn_begin() {
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   if (m && m->p) return &new_g(m->p)->task;
-  enter_external(true);  // a plain thread, or a goroutine inside blocking()
+  if (!spawning_goroutine(m)) enter_external(true);  // a plain thread, or inside blocking()
   return &new_g(nullptr)->task;
 }
 
@@ -99,7 +104,8 @@ void spawn_commit(TaskSlot* slot, const void* spawn_pc) noexcept {
   G* g = G::of(slot);
   g->spawn_pc.store(spawn_pc, std::memory_order_relaxed);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   if (m && m->p) {
     P* p = m->p;
     g->id.store(new_goid(p), std::memory_order_relaxed);
@@ -113,18 +119,19 @@ void spawn_commit(TaskSlot* slot, const void* spawn_pc) noexcept {
   sched.external_spawned.fetch_add(1, std::memory_order_relaxed);
   sched.globalq->push(g);
   wakep();
-  leave_external();
+  if (!spawning_goroutine(m)) leave_external();
 }
 
 void spawn_cancel(TaskSlot* slot) noexcept {
   G* g = G::of(slot);
-  M* m = current_m();
+  RuntimeSection section;
+  M* m = section.m();
   if (m && m->p) {
     m->p->gfree.put(sched.gpool, g);
     return;
   }
   sched.gpool.give(&g, 1);
-  leave_external();
+  if (!spawning_goroutine(m)) leave_external();
 }
 
 }  // namespace goro::detail

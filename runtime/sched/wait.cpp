@@ -10,7 +10,7 @@ void Waiter::block_with(WaitReason reason, UnlockFn unlock, void* arg) {
     park(reason, unlock, arg);
     return;
   }
-  unlock(nullptr, arg);
+  if (!unlock(nullptr, arg)) return;  // the wait was cancelled before it began
   while (thread_state_.load(std::memory_order_acquire) == 0) os::futex_wait(thread_state_, 0);
 }
 

@@ -40,8 +40,8 @@ class Waiter {
     }, &lock);
   }
 
-  // As block(), with any release action: `unlock(g, arg)` (see park.hpp; g is null for a
-  // plain thread, and returning false is only allowed for goroutines).
+  // As block(), with any release action: `unlock(g, arg)` (see park.hpp; g is null for a plain
+  // thread). If it returns false the wait is cancelled: the party does not sleep.
   void block_with(WaitReason reason, UnlockFn unlock, void* arg);
 
   void wake() {

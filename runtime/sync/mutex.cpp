@@ -34,8 +34,9 @@ constexpr int kPausesPerRound = 30;                // Go's active_spin_cnt
 
 bool can_spin(int round, void* owner) {
   if (round >= kSpinRounds || sched.nprocs <= 1) return false;
-  M* m = current_m();
-  if (!m || !m->p || !m->curg) return false;        // a plain thread blocks at once
+  RuntimeSection section;
+  M* m = section.m();
+  if (!m || !m->p || !current_g()) return false;    // a plain thread blocks at once
   if (!owner || !detail::goroutine_running(owner)) return false;
   return m->p->runq.empty();
 }

@@ -26,15 +26,16 @@ struct Sleeper {
 };
 
 void sleep_until_ns(std::int64_t when) {
-  M* m = current_m();
-  if (!m || !m->p || !m->curg) {  // a plain thread, or inside blocking()
+  if (!current_g()) {  // a plain thread, or inside blocking()
     std::this_thread::sleep_until(time_point(std::chrono::nanoseconds(when)));
     return;
   }
   if (when <= os::now_ns()) return;
+  RuntimeSection section;
+  M* m = section.m();
   Sleeper s;
   s.g = m->curg;
-  s.heap = &m->p->timers;
+  s.heap = m->p ? &m->p->timers : &sched.ps[0]->timers;  // no P: the monitor took it
   s.timer.when = when;
   s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t, bool) {
     ready(reinterpret_cast<Sleeper*>(t)->g);

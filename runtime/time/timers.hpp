@@ -5,11 +5,10 @@
 //     per 61 slices, and only when it has timers;
 //   * a worker looking for work runs its own P's, and while stealing, every P's (steal.cpp): so a
 //     timer fires on time even when its own P is busy computing;
-//   * the timer poller: when a worker finds nothing to do and timers are pending anywhere, one
-//     worker — at most one at a time — sleeps until the earliest deadline instead of parking
-//     for good, then takes an idle P and runs what is due. Arming a timer earlier than the one it
-//     sleeps for wakes it (timer_armed). With the network poller (issue 5) this worker will
-//     block in epoll_wait with the same deadline.
+//   * the waiter: when a worker finds nothing to do and timers are pending anywhere, one worker —
+//     at most one at a time — blocks in epoll_wait until the earliest deadline instead of
+//     parking for good, then takes an idle P and runs what is due (net/netpoll.hpp). Arming a
+//     timer earlier than the one it sleeps for interrupts it (timer_armed).
 #pragma once
 
 #include "time/heap.hpp"
@@ -34,10 +33,5 @@ std::int64_t earliest_timer();
 // Runs what is due on p's heap (or on every P's, with `all`). Returns how many fired.
 int run_timers(P* p, bool all);
 
-// find_runnable's last resort before parking the worker (see above). True if m slept as the
-// timer poller and now holds a P again; false if m should park normally.
-bool poll_timers(M* m);
-// Wakes the timer poller, if any (runtime stop).
-void wake_timer_poller();
 
 }  // namespace goro::rt

@@ -1,0 +1,136 @@
+// runtime/net/address.cpp
+#include "net/address.hpp"
+
+#include <goro/runtime.hpp>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+namespace goro::rt::net {
+namespace {
+
+[[noreturn]] void bad_address(std::string_view address, const char* why) {
+  throw std::invalid_argument("goro: bad address \"" + std::string(address) + "\": " + why);
+}
+
+std::uint16_t parse_port(std::string_view address, const std::string& port) {
+  if (port.empty() || port.size() > 5) bad_address(address, "expected a port number after ':'");
+  unsigned long v = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') bad_address(address, "the port must be a number (service names are not supported)");
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v > 65535) bad_address(address, "the port must be at most 65535");
+  return static_cast<std::uint16_t>(v);
+}
+
+// A numeric IPv4 or IPv6 host; false if the host is a name.
+bool numeric(const std::string& host, std::uint16_t port, Endpoint& out) {
+  auto* in4 = reinterpret_cast<sockaddr_in*>(&out.addr);
+  if (::inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    out.len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&out.addr);
+  if (::inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    out.len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+std::vector<Endpoint> lookup(std::string_view address, const std::string& host, std::uint16_t port, bool passive) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0);
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  // DNS may take seconds: off the P, like a syscall.
+  const int rc = goro::blocking([&] { return ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); });
+  if (rc != 0)
+    throw std::system_error(std::make_error_code(std::errc::address_not_available),
+                            "goro: cannot resolve \"" + std::string(address) + "\": " + ::gai_strerror(rc));
+  std::vector<Endpoint> out;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    Endpoint e;
+    std::memcpy(&e.addr, ai->ai_addr, ai->ai_addrlen);
+    e.len = ai->ai_addrlen;
+    out.push_back(e);
+  }
+  ::freeaddrinfo(res);
+  if (out.empty()) bad_address(address, "no address found");
+  return out;
+}
+
+}  // namespace
+
+void split_host_port(std::string_view address, std::string& host, std::string& port) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) bad_address(address, "expected host:port");
+  std::string_view h = address.substr(0, colon);
+  if (!h.empty() && h.front() == '[') {
+    if (h.back() != ']') bad_address(address, "unbalanced '['");
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    bad_address(address, "an IPv6 host must be written in brackets, like [::1]:80");
+  }
+  host = std::string(h);
+  port = std::string(address.substr(colon + 1));
+}
+
+std::vector<Endpoint> resolve_listen(std::string_view address) {
+  std::string host, port_text;
+  split_host_port(address, host, port_text);
+  const std::uint16_t port = parse_port(address, port_text);
+  Endpoint e;
+  if (host.empty()) {  // every interface: the IPv6 wildcard (dual-stack), then IPv4's
+    Endpoint any6, any4;
+    numeric("::", port, any6);
+    numeric("0.0.0.0", port, any4);
+    return {any6, any4};
+  }
+  if (numeric(host, port, e)) return {e};
+  return lookup(address, host, port, true);
+}
+
+std::vector<Endpoint> resolve_dial(std::string_view address) {
+  std::string host, port_text;
+  split_host_port(address, host, port_text);
+  const std::uint16_t port = parse_port(address, port_text);
+  Endpoint e;
+  if (host.empty()) {  // Go: dialing ":80" means the local system
+    Endpoint lo4, lo6;
+    numeric("127.0.0.1", port, lo4);
+    numeric("::1", port, lo6);
+    return {lo4, lo6};
+  }
+  if (numeric(host, port, e)) return {e};
+  return lookup(address, host, port, false);
+}
+
+std::string to_string(const sockaddr* sa) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (sa->sa_family == AF_INET) {
+    auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
+    ::inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(in4->sin_port));
+  }
+  if (sa->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "?";
+}
+
+}  // namespace goro::rt::net

@@ -1,0 +1,256 @@
+// runtime/net/net.cpp — goro::net: listen, accept, dial, read, write.
+//
+// Every call tries its syscall first and waits on the poller only on EAGAIN (socket.hpp), as
+// Go's internal/poll does. Sockets are non-blocking and close-on-exec from birth; writes use
+// MSG_NOSIGNAL so a peer that went away is an EPIPE error, never a SIGPIPE.
+#include <goro/net.hpp>
+#include <goro/select.hpp>
+
+#include "net/address.hpp"
+#include "net/socket.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <mutex>
+
+namespace goro::net {
+namespace {
+
+using detail::Socket;
+
+int listen_backlog() {
+  static const int backlog = [] {  // as Go: the system's somaxconn
+    int n = SOMAXCONN;
+    std::ifstream f("/proc/sys/net/core/somaxconn");
+    if (f >> n && n > 0) return n;
+    return static_cast<int>(SOMAXCONN);
+  }();
+  return backlog;
+}
+
+std::string sock_name(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return rc == 0 ? rt::net::to_string(reinterpret_cast<sockaddr*>(&ss)) : std::string();
+}
+
+std::shared_ptr<Socket> open_socket(int family) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::system_category(), "goro: socket");
+  return std::make_shared<Socket>(fd);
+}
+
+Socket& checked(const std::shared_ptr<Socket>& s, const char* what) {
+  if (!s) throw std::logic_error(std::string("goro: ") + what + " on an unconnected goro::net handle");
+  return *s;
+}
+
+void set_nodelay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Go's default for TCP
+}
+
+}  // namespace
+
+// ---- Conn ----
+
+std::size_t Conn::read(std::span<std::byte> buf) {
+  Socket& s = checked(s_, "read");
+  Socket::Op op(s);
+  std::lock_guard turn(s.read_turn);
+  s.check(false, "read");
+  if (buf.empty()) return 0;
+  for (;;) {
+    const ssize_t n = ::read(s.fd, buf.data(), buf.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) s.throw_errno(errno, "read");
+    s.wait(false, "read");
+  }
+}
+
+std::size_t Conn::write(std::span<const std::byte> data) {
+  Socket& s = checked(s_, "write");
+  Socket::Op op(s);
+  std::lock_guard turn(s.write_turn);
+  s.check(true, "write");
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::send(s.fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);  // a partial write: go on with the rest
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) s.throw_errno(errno, "write");
+    s.wait(true, "write");
+  }
+  return done;
+}
+
+void Conn::close() {
+  if (s_) s_->close();
+}
+
+namespace {
+std::int64_t deadline_ns(time_point t) {
+  if (t == time_point{}) return 0;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return ns > 0 ? ns : -1;
+}
+void set_deadlines(const std::shared_ptr<Socket>& s, time_point t, bool read, bool write) {
+  Socket& sock = checked(s, "set_deadline");
+  Socket::Op op(sock);
+  rt::poller.set_deadline(sock.pd, deadline_ns(t), read, write);
+}
+}  // namespace
+
+void Conn::set_deadline(time_point t) { set_deadlines(s_, t, true, true); }
+void Conn::set_read_deadline(time_point t) { set_deadlines(s_, t, true, false); }
+void Conn::set_write_deadline(time_point t) { set_deadlines(s_, t, false, true); }
+std::string Conn::local_address() const { return checked(s_, "local_address").local; }
+std::string Conn::remote_address() const { return checked(s_, "remote_address").remote; }
+
+// ---- Listener ----
+
+Listener listen(std::string_view address) {
+  int last_error = 0;
+  for (const rt::net::Endpoint& e : rt::net::resolve_listen(address)) {
+    std::shared_ptr<Socket> s;
+    try {
+      s = open_socket(e.family());
+    } catch (const std::system_error& err) {
+      if (err.code() == std::errc::address_family_not_supported) continue;  // no IPv6 here
+      throw;
+    }
+    const int one = 1, zero = 0;
+    ::setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (e.family() == AF_INET6) ::setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0 ||
+        ::listen(s->fd, listen_backlog()) != 0) {
+      last_error = errno;
+      continue;
+    }
+    s->local = sock_name(s->fd, false);
+    return Listener(std::move(s));
+  }
+  throw std::system_error(last_error ? last_error : EADDRNOTAVAIL, std::system_category(),
+                          "goro: listen " + std::string(address));
+}
+
+Conn Listener::accept() {
+  Socket& s = checked(s_, "accept");
+  Socket::Op op(s);
+  std::lock_guard turn(s.read_turn);
+  s.check(false, "accept");
+  for (;;) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ::accept4(s.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      set_nodelay(fd);
+      auto conn = std::make_shared<Socket>(fd);
+      conn->local = sock_name(fd, false);
+      conn->remote = rt::net::to_string(reinterpret_cast<sockaddr*>(&peer));
+      return Conn(std::move(conn));
+    }
+    switch (errno) {
+      case EINTR:
+      case ECONNABORTED:  // the client gave up before we got to it: take the next one
+        continue;
+      case EAGAIN:
+        s.wait(false, "accept");
+        continue;
+      case EMFILE:
+      case ENFILE:
+        throw std::system_error(errno, std::system_category(),
+                                "goro: accept on " + s.local +
+                                    ": out of file descriptors (RLIMIT_NOFILE); the listener "
+                                    "stays usable — close some connections or raise the limit, "
+                                    "then accept again");
+      default:
+        s.throw_errno(errno, "accept");
+    }
+  }
+}
+
+void Listener::close() {
+  if (s_) s_->close();
+}
+
+std::string Listener::address() const { return checked(s_, "address").local; }
+
+// ---- dial ----
+
+namespace {
+
+// Connects s to e; waits for the non-blocking connect to finish. Returns 0 or an errno.
+int connect_to(Socket& s, const rt::net::Endpoint& e) {
+  Socket::Op op(s);
+  if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
+  if (errno != EINPROGRESS && errno != EINTR) return errno;
+  s.wait(true, "dial");  // throws on close or deadline
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err;
+}
+
+}  // namespace
+
+Conn dial(std::string_view address) { return dial(address, background()); }
+
+Conn dial(std::string_view address, Context ctx) {
+  auto throw_ctx = [&](std::error_code e) {
+    if (e == errc::deadline_exceeded) throw timeout_error("goro: dial " + std::string(address) + ": " + e.message());
+    throw std::system_error(e, "goro: dial " + std::string(address));
+  };
+  if (std::error_code e = ctx.err()) throw_ctx(e);
+  int last_error = 0;
+  for (const rt::net::Endpoint& e : rt::net::resolve_dial(address)) {
+    std::shared_ptr<Socket> s = open_socket(e.family());
+    chan<std::monostate> finished;
+    if (ctx.done()) {
+      // A watcher interrupts the connect (its deadline is set in the past) once ctx is done.
+      if (auto d = ctx.deadline()) rt::poller.set_deadline(s->pd, deadline_ns(*d), false, true);
+      goro::go([s, ctx, finished]() mutable {
+        select(on_recv(ctx.done(), [&](std::optional<std::monostate>) {
+                 rt::poller.set_deadline(s->pd, -1, false, true);
+               }),
+               on_recv(finished));
+      });
+    }
+    struct Finish {
+      chan<std::monostate>& ch;
+      ~Finish() {
+        if (ch) ch.close();
+      }
+    } finish{finished};
+    int err;
+    try {
+      err = connect_to(*s, e);
+    } catch (const std::system_error&) {
+      if (std::error_code why = ctx.err()) throw_ctx(why);
+      throw;
+    }
+    if (err == 0) {
+      if (ctx.done()) rt::poller.set_deadline(s->pd, 0, false, true);  // the conn is the caller's now
+      set_nodelay(s->fd);
+      s->local = sock_name(s->fd, false);
+      s->remote = sock_name(s->fd, true);
+      return Conn(std::move(s));
+    }
+    last_error = err;
+  }
+  throw std::system_error(last_error, std::system_category(), "goro: dial " + std::string(address));
+}
+
+}  // namespace goro::net

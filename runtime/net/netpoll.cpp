@@ -1,0 +1,73 @@
+// runtime/net/netpoll.cpp — see netpoll.hpp.
+#include "net/netpoll.hpp"
+
+#include "net/poller.hpp"
+#include "os/clock.hpp"
+#include "sched/sched.hpp"
+#include "time/timers.hpp"
+
+#include <climits>
+#include <mutex>
+
+namespace goro::rt {
+namespace {
+
+// The worker blocked in epoll_wait, and the deadline it sleeps until. INT64_MAX while it has not
+// published one yet: an arm in that window interrupts it, and it looks again.
+std::atomic<M*> waiter{nullptr};
+std::atomic<std::int64_t> wait_until{INT64_MAX};
+
+}  // namespace
+
+int poll_network() {
+  if (!poller.started() || poller.waiters() == 0 || waiter.load(std::memory_order_relaxed)) return 0;
+  return poller.poll(0);
+}
+
+int poll_network_unowned() {
+  if (!poller.started() || poller.waiters() == 0) return 0;
+  return poller.poll(0);
+}
+
+bool wait_for_events(M* m) {
+  if (!poller.started()) return false;
+  if (poller.waiters() == 0 && !earliest_timer()) return false;  // nothing can ever happen
+  M* none = nullptr;
+  if (!waiter.compare_exchange_strong(none, m, std::memory_order_seq_cst)) return false;
+  // Read the deadline after claiming the role: an arm that raced with the claim either shows up
+  // here or sees us as the waiter and interrupts us (deadline_added).
+  const std::int64_t until = earliest_timer();
+  wait_until.store(until ? until : INT64_MAX, std::memory_order_seq_cst);
+  if (!sched.stopping.load(std::memory_order_acquire)) {
+    std::int64_t timeout = -1;
+    if (until) timeout = until > os::now_ns() ? until - os::now_ns() : 0;
+    poller.poll(timeout);  // readies into the global queue: we hold no P
+  }
+  wait_until.store(INT64_MAX, std::memory_order_seq_cst);
+  waiter.store(nullptr, std::memory_order_seq_cst);
+  if (sched.stopping.load(std::memory_order_acquire)) return false;
+
+  P* p;
+  {
+    std::lock_guard lock(sched.lock);
+    p = pidleget();
+  }
+  if (!p) return false;  // every P is busy: they will run what we readied, and their timers
+  acquirep(m, p);
+  run_timers(p, true);
+  return true;
+}
+
+void deadline_added(std::int64_t when) {
+  if (waiter.load(std::memory_order_seq_cst)) {
+    if (when < wait_until.load(std::memory_order_seq_cst)) poller.interrupt();
+  } else if (sched.npidle.load(std::memory_order_seq_cst) == static_cast<int>(sched.nprocs)) {
+    wakep();  // everyone sleeps for good: someone must become the waiter for this deadline
+  }
+}
+
+void interrupt_waiter() {
+  if (waiter.load(std::memory_order_seq_cst)) poller.interrupt();
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,278 @@
+// runtime/net/poller.cpp — see poller.hpp for the protocol.
+#include "net/poller.hpp"
+
+#include "os/clock.hpp"
+#include "sched/sched.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+
+namespace goro::rt {
+
+Poller poller;
+
+namespace {
+
+constexpr int kMaxEvents = 128;
+constexpr std::uint64_t kInterruptTag = 1;  // epoll data of the eventfd (PollDescs are aligned)
+
+std::uint64_t tag(PollDesc* pd) {
+  return reinterpret_cast<std::uint64_t>(pd) | (std::uint64_t{pd->seq.load(std::memory_order_relaxed) & 0xffff} << 48);
+}
+
+[[noreturn]] void fatal_errno(const char* what) {
+  std::fprintf(stderr, "goro: fatal error: %s: %s\n", what, std::strerror(errno));
+  std::abort();
+}
+
+// Go's netpollblockcommit: publish the Waiter once it is off its stack; fails (the party does
+// not sleep) if an event or a close slipped in after it announced kWait.
+struct Commit {
+  std::atomic<std::uintptr_t>* gate;
+  Waiter* me;
+};
+
+bool commit(G*, void* arg) {
+  auto* c = static_cast<Commit*>(arg);
+  std::uintptr_t expected = 2;  // kWait
+  return c->gate->compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c->me),
+                                          std::memory_order_acq_rel);
+}
+
+PollDesc* of_timer(TimerEntry* t, bool read) {
+  auto* base = reinterpret_cast<char*>(t) - (read ? offsetof(PollDesc, rtimer) : offsetof(PollDesc, wtimer));
+  return reinterpret_cast<PollDesc*>(base);
+}
+
+}  // namespace
+
+void Poller::start() {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) fatal_errno("epoll_create1");
+  eventfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (eventfd_ < 0) fatal_errno("eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kInterruptTag;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev) != 0) fatal_errno("epoll_ctl(eventfd)");
+  interrupting_.store(false);
+  waiters_.store(0);
+}
+
+void Poller::stop() {
+  // Sockets still open now belong to goroutines the runtime abandons (or to handles the program
+  // keeps): close their descriptors — nothing leaks — and wake any plain thread blocked on one.
+  // Their PollDescs are not reused: a late caller may still look at them (socket.cpp).
+  std::vector<PollDesc*> open;
+  {
+    std::lock_guard lock(pool_mu_);
+    for (PollDesc* pd : all_)
+      if (pd->fd >= 0) open.push_back(pd);
+  }
+  for (PollDesc* pd : open) {
+    close(pd);
+    ::close(pd->fd);
+    pd->fd = -1;
+  }
+  if (epfd_ >= 0) ::close(epfd_);
+  if (eventfd_ >= 0) ::close(eventfd_);
+  epfd_ = eventfd_ = -1;
+}
+
+PollDesc* Poller::open(int fd) {
+  PollDesc* pd;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (free_) {
+      pd = free_;
+      free_ = pd->next_free;
+    } else {
+      pd = new PollDesc;
+      pd->rtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t, bool) {
+        if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, true), true, false);
+      };
+      pd->wtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t, bool) {
+        if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, false), false, true);
+      };
+      all_.push_back(pd);
+    }
+  }
+  pd->fd = fd;
+  pd->rg.store(kNil);
+  pd->wg.store(kNil);
+  pd->closing.store(false);
+  pd->rd = pd->wd = 0;
+  pd->seq.fetch_add(1, std::memory_order_release);  // publishes the fields above to poll()
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = tag(pd);
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int err = errno;
+    release(pd);
+    throw std::system_error(err, std::generic_category(), "goro: registering a socket with epoll");
+  }
+  return pd;
+}
+
+void Poller::close(PollDesc* pd) {
+  pd->closing.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard lock(pd->lock);
+    pd->rtimer.seq.fetch_add(1);
+    pd->wtimer.seq.fetch_add(1);
+  }
+  disarm(&pd->rtimer);
+  disarm(&pd->wtimer);
+  for (auto* gate : {&pd->rg, &pd->wg})
+    if (Waiter* w = unblock(*gate, false)) w->wake();
+  if (epfd_ >= 0) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, nullptr);
+}
+
+void Poller::release(PollDesc* pd) {
+  std::lock_guard lock(pool_mu_);
+  pd->fd = -1;
+  pd->next_free = free_;
+  free_ = pd;
+}
+
+std::size_t Poller::open_sockets() {
+  std::lock_guard lock(pool_mu_);
+  std::size_t n = 0;
+  for (PollDesc* pd : all_) n += pd->fd >= 0;
+  return n;
+}
+
+PollResult Poller::check(PollDesc* pd, bool write) {
+  if (pd->closing.load(std::memory_order_seq_cst)) return PollResult::closing;
+  std::lock_guard lock(pd->lock);
+  if ((write ? pd->wd : pd->rd) < 0) return PollResult::timeout;
+  return PollResult::ready;
+}
+
+PollResult Poller::wait(PollDesc* pd, bool write) {
+  std::atomic<std::uintptr_t>& gate = write ? pd->wg : pd->rg;
+  if (PollResult r = check(pd, write); r != PollResult::ready) return r;
+  for (;;) {
+    std::uintptr_t v = kReady;
+    if (gate.compare_exchange_strong(v, kNil, std::memory_order_acq_rel)) return PollResult::ready;
+    v = kNil;
+    if (gate.compare_exchange_strong(v, kWait, std::memory_order_acq_rel)) break;
+    if (v != kReady && v != kNil) {
+      std::fprintf(stderr, "goro: fatal error: two parties wait on one socket direction (fd %d)\n", pd->fd);
+      std::abort();
+    }
+  }
+  // Re-check after announcing kWait: close() and deadlines store first, then look at the gate.
+  if (check(pd, write) == PollResult::ready) {
+    Waiter me(current_g());
+    Commit c{&gate, &me};
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    me.block_with(WaitReason::io_wait, &commit, &c);
+    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  if (gate.exchange(kNil, std::memory_order_acq_rel) == kReady) return PollResult::ready;
+  const PollResult r = check(pd, write);
+  return r == PollResult::ready ? PollResult::ready : r;  // woken without an event: try again
+}
+
+Waiter* Poller::unblock(std::atomic<std::uintptr_t>& gate, bool io_ready) {
+  for (;;) {
+    std::uintptr_t old = gate.load(std::memory_order_acquire);
+    if (old == kReady) return nullptr;
+    if (old == kNil && !io_ready) return nullptr;
+    const std::uintptr_t next = io_ready ? kReady : kNil;
+    if (gate.compare_exchange_weak(old, next, std::memory_order_acq_rel))
+      return old > kWait ? reinterpret_cast<Waiter*>(old) : nullptr;
+  }
+}
+
+void Poller::set_deadline(PollDesc* pd, std::int64_t when, bool read, bool write) {
+  const std::int64_t now = os::now_ns();
+  const std::int64_t value = when == 0 ? 0 : (when <= now ? -1 : when);
+  bool expired_read = false, expired_write = false;
+  for (bool is_read : {true, false}) {
+    if (is_read ? !read : !write) continue;
+    TimerEntry& t = is_read ? pd->rtimer : pd->wtimer;
+    {
+      std::lock_guard lock(pd->lock);
+      (is_read ? pd->rd : pd->wd) = value;
+      t.seq.fetch_add(1, std::memory_order_acq_rel);  // a fire already in flight is now stale
+    }
+    disarm(&t);
+    if (value > 0) {
+      t.when = value;
+      arm(&t);
+    } else if (value < 0) {
+      (is_read ? expired_read : expired_write) = true;
+    }
+  }
+  if (expired_read || expired_write) deadline_fired(pd, expired_read, expired_write);
+}
+
+void Poller::deadline_fired(PollDesc* pd, bool read, bool write) {
+  {
+    std::lock_guard lock(pd->lock);
+    if (read) pd->rd = -1;
+    if (write) pd->wd = -1;
+  }
+  if (read)
+    if (Waiter* w = unblock(pd->rg, false)) w->wake();
+  if (write)
+    if (Waiter* w = unblock(pd->wg, false)) w->wake();
+}
+
+int Poller::poll(std::int64_t timeout_ns) {
+  epoll_event events[kMaxEvents];
+  last_poll_.store(os::now_ns(), std::memory_order_relaxed);
+  int n;
+  if (timeout_ns < 0) {
+    n = ::epoll_wait(epfd_, events, kMaxEvents, -1);
+  } else {
+    timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+    n = ::epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+  }
+  if (n < 0) {
+    if (errno == EINTR) return 0;
+    fatal_errno("epoll_wait");
+  }
+  G* readied[2 * kMaxEvents];
+  int nready = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t data = events[i].data.u64;
+    if (data == kInterruptTag) {
+      std::uint64_t drained;
+      [[maybe_unused]] ssize_t r = ::read(eventfd_, &drained, sizeof drained);
+      interrupting_.store(false, std::memory_order_release);
+      continue;
+    }
+    auto* pd = reinterpret_cast<PollDesc*>(data & ((std::uint64_t{1} << 48) - 1));
+    if ((data >> 48) != (pd->seq.load(std::memory_order_acquire) & 0xffff)) continue;  // since closed
+    const std::uint32_t e = events[i].events;
+    const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    const bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    for (auto [gate, fired] : {std::pair{&pd->rg, readable}, std::pair{&pd->wg, writable}}) {
+      if (!fired) continue;
+      Waiter* w = unblock(*gate, true);
+      if (!w) continue;
+      if (G* g = w->goroutine()) readied[nready++] = g;  // batched below
+      else w->wake();                                   // a plain thread
+    }
+  }
+  ready_batch(readied, nready);
+  return nready;
+}
+
+void Poller::interrupt() {
+  if (eventfd_ < 0 || interrupting_.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = ::write(eventfd_, &one, sizeof one);
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,99 @@
+// runtime/net/socket.cpp
+#include "net/socket.hpp"
+
+#include <goro/net.hpp>
+
+#include "sched/sched.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+#include <system_error>
+
+namespace goro::net::detail {
+namespace {
+
+rt::PollDesc* register_fd(int fd) {
+  if (!rt::sched.running.load(std::memory_order_acquire)) {
+    ::close(fd);
+    throw std::logic_error("goro: sockets need a running runtime; use goro::net inside goro::run");
+  }
+  try {
+    return rt::poller.open(fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+}  // namespace
+
+Socket::Socket(int descriptor)
+    : fd(descriptor), pd(register_fd(descriptor)), generation(rt::sched.generation.load()) {}
+
+Socket::~Socket() { close(); }  // no call can be running: callers hold a handle
+
+bool Socket::runtime_alive() const {
+  return rt::sched.running.load(std::memory_order_acquire) &&
+         rt::sched.generation.load(std::memory_order_acquire) == generation;
+}
+
+// close() and release() touch the poller only as an "external op" of their runtime
+// (sched/spawn.cpp): that keeps the runtime from tearing down under them. If it is stopping or
+// gone, its teardown closes the descriptor instead (net/poller.cpp Poller::stop).
+void Socket::close() {
+  if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) return;  // twice: harmless
+  if (rt::try_enter_external()) {
+    if (runtime_alive()) rt::poller.close(pd);  // wakes blocked calls
+    rt::leave_external();
+  }
+  release();
+}
+
+void Socket::release() {
+  if (state_.fetch_sub(1, std::memory_order_acq_rel) - 1 != kClosed) return;  // closed and unused?
+  if (rt::try_enter_external()) {
+    if (runtime_alive()) {
+      ::close(fd);  // closed, and no call uses it any more
+      rt::poller.release(pd);
+    }
+    rt::leave_external();
+  }
+}
+
+Socket::Op::Op(Socket& s) : s_(s) {
+  std::uint64_t v = s.state_.load(std::memory_order_acquire);
+  do {
+    if (v & kClosed)
+      throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                              "goro: use of a closed network connection");
+  } while (!s.state_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel));
+  if (!s.runtime_alive()) {
+    s.release();
+    throw std::logic_error("goro: this connection belongs to a goro runtime that has stopped");
+  }
+}
+
+void Socket::throw_errno(int err, const char* op) const {
+  std::string what = std::string("goro: ") + op;
+  if (!remote.empty()) what += " " + remote;
+  else if (!local.empty()) what += " " + local;
+  throw std::system_error(err, std::system_category(), what);
+}
+
+void Socket::check(bool write, const char* op) {
+  switch (rt::poller.check(pd, write)) {
+    case rt::PollResult::ready: return;
+    case rt::PollResult::closing:
+      throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                              std::string("goro: ") + op + ": use of a closed network connection");
+    case rt::PollResult::timeout:
+      throw net::timeout_error(std::string("goro: ") + op + ": i/o timeout (deadline passed)");
+  }
+}
+
+void Socket::wait(bool write, const char* op) {
+  if (rt::poller.wait(pd, write) != rt::PollResult::ready) check(write, op);
+}
+
+}  // namespace goro::net::detail

@@ -1,0 +1,65 @@
+// runtime/net/socket.hpp — one socket: its descriptor, its PollDesc, and its lifetime.
+//
+// Every operation holds a reference for its duration (Op). close() marks the socket closed and
+// wakes whoever waits on it — they see PollResult::closing and throw — and drops the socket's
+// own reference; the descriptor is closed when the last reference goes, at once if no call is
+// running. So a descriptor number is never reused while a call on the old socket still uses it
+// (Go's fdMutex, reduced to what goro needs). The last Conn handle going closes it too. Concurrent reads, and concurrent writes, on one socket take turns (a goro
+// Mutex per direction): a message is never interleaved with another.
+#pragma once
+
+#include <goro/sync.hpp>
+
+#include "net/poller.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace goro::net::detail {
+
+struct Socket {
+  explicit Socket(int fd);  // takes ownership; registers with the poller
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  const int fd;  // valid until the last reference is released (after close())
+  rt::PollDesc* const pd;
+  const std::uint64_t generation;  // the run whose poller holds pd
+  std::string local, remote;       // "host:port", filled in when known
+
+  Mutex read_turn, write_turn;
+
+  void close();
+
+  // Waits until the socket may be ready again; throws if it was closed or the deadline passed.
+  void wait(bool write, const char* op);
+  // Before a syscall: throws if closed or the deadline passed.
+  void check(bool write, const char* op);
+
+  // Holds a reference for one operation; throws if the socket is closed or its runtime gone.
+  class Op {
+   public:
+    explicit Op(Socket& s);
+    ~Op() { s_.release(); }
+    Op(const Op&) = delete;
+    Op& operator=(const Op&) = delete;
+
+   private:
+    Socket& s_;
+  };
+
+  [[noreturn]] void throw_errno(int err, const char* op) const;
+
+ private:
+  void release();
+  bool runtime_alive() const;
+
+  // One word, so that an operation can never take a reference on a socket already closed:
+  // kClosed | references (the socket's own until close(), plus one per operation in flight).
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+  std::atomic<std::uint64_t> state_{1};
+};
+
+}  // namespace goro::net::detail
