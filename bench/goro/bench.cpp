@@ -1,0 +1,343 @@
+// goro's own benchmark program: the workloads of /work/shared/BENCH.md, written against goro's
+// public API exactly as its peers write them (Go: bench/go/*.go, Boost.Fiber:
+// bench/boostfiber/bench.cpp), doing the same work.
+//
+// Usage: goro_bench <workload> [--procs N] [--n N] [--addr HOST:PORT]
+//   workloads: spawn skynet pingpong chan_mpmc select yield fib mutex sleep idle_mem
+//   (echo-server, echo-client and http-server come with goro's net package: until then they,
+//   and unknown workloads, exit with status 3 and no output).
+// --procs N sets goro::Config::procs (absent or 0: goro's default, every PU of the process's CPU
+// set); --n is the number of goroutines of idle_mem (default 100000); --addr is for the servers.
+//
+// tools/bench (tools/benchlib/runner.py) runs `goro_bench <workload> <args>` once per case and
+// repetition, side by side with the peers, and reads the single line it prints:
+//   RESULT <workload> <metric>=<value> ...
+// Each workload checks its own result and exits 1 with a message on stderr when it is wrong.
+// Only the work is timed (steady_clock), inside goro::run; peak RSS is getrusage's ru_maxrss.
+#include <goro/goro.hpp>
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------------
+// Common helpers
+// ---------------------------------------------------------------------------------------------
+
+struct Options {
+  unsigned procs = 0;
+  long n = 100000;
+};
+
+// A wrong result: thrown out of the workload (goroutine 1), rethrown by goro::run, reported by
+// main with exit status 1.
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const char* fmt, auto... args) {
+  char msg[256];
+  std::snprintf(msg, sizeof msg, fmt, args...);
+  throw Failure(msg);
+}
+
+double ns_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+}
+
+long peak_rss_kib() {  // getrusage ru_maxrss is in KiB on Linux
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads (each runs as goroutine 1, inside goro::run)
+// ---------------------------------------------------------------------------------------------
+
+// spawn: 1,000,000 goroutines that each only call WaitGroup::done; ns per goroutine.
+void bench_spawn(const Options&) {
+  constexpr long n = 1000000;
+  goro::WaitGroup wg;
+  auto start = Clock::now();
+  wg.add(n);
+  for (long i = 0; i < n; ++i) goro::go([&wg] { wg.done(); });
+  wg.wait();
+  std::printf("RESULT spawn ns_per_op=%.3f\n", ns_since(start) / n);
+}
+
+// skynet: 1,000,000 leaves, 10-ary tree; each inner node makes a channel of capacity 10,
+// spawns 10 children that send their sum, receives 10 values, sends the sum up.
+// Result 499999500000; ms.
+void skynet(goro::chan<long> out, long num, long size, long div) {
+  if (size == 1) {
+    out.send(num);
+    return;
+  }
+  goro::chan<long> rc(div);
+  long sub = size / div;
+  for (long i = 0; i < div; ++i) goro::go(skynet, rc, num + i * sub, sub, div);
+  long sum = 0;
+  for (long i = 0; i < div; ++i) sum += *rc.recv();
+  out.send(sum);
+}
+
+void bench_skynet(const Options&) {
+  auto start = Clock::now();
+  goro::chan<long> c;
+  goro::go(skynet, c, 0L, 1000000L, 10L);
+  long sum = *c.recv();
+  double ms = ns_since(start) / 1e6;
+  if (sum != 499999500000L) fail("skynet sum %ld, want 499999500000", sum);
+  std::printf("RESULT skynet ms=%.3f\n", ms);
+}
+
+// pingpong: goroutine 1 and one spawned goroutine bounce an int over two unbuffered channels,
+// 1,000,000 round trips; ns per round trip.
+void bench_pingpong(const Options&) {
+  constexpr long rounds = 1000000;
+  goro::chan<long> ping, pong;
+  goro::go([ping, pong]() mutable {
+    for (long v : ping) pong.send(v + 1);
+  });
+  auto start = Clock::now();
+  long v = 0;
+  for (long i = 0; i < rounds; ++i) {
+    ping.send(v);
+    v = *pong.recv();
+  }
+  double ns = ns_since(start) / rounds;
+  ping.close();
+  if (v != rounds) fail("pingpong value %ld, want %ld", v, rounds);
+  std::printf("RESULT pingpong ns_per_op=%.3f\n", ns);
+}
+
+// chan_mpmc: 4 producers (1,000,000 ints each) and 4 consumers share one channel of capacity
+// 128; ns per message. Checks count and sum of the received values.
+void bench_chan_mpmc(const Options&) {
+  constexpr long producers = 4, consumers = 4, total = 4000000, per = total / producers;
+  goro::chan<long> ch(128);
+  struct alignas(64) Tally {  // each consumer's counters on their own cache line
+    long sum = 0, count = 0;
+  };
+  std::vector<Tally> tallies(consumers);
+  goro::WaitGroup prod_wg, cons_wg;
+  auto start = Clock::now();
+  prod_wg.add(producers);
+  for (long p = 0; p < producers; ++p)
+    goro::go([&prod_wg, ch, p]() mutable {
+      for (long i = p * per; i < (p + 1) * per; ++i) ch.send(i);
+      prod_wg.done();
+    });
+  cons_wg.add(consumers);
+  for (long c = 0; c < consumers; ++c)
+    goro::go([&cons_wg, &tallies, ch, c]() mutable {
+      long sum = 0, count = 0;
+      for (long v : ch) {
+        sum += v;
+        ++count;
+      }
+      tallies[c] = {sum, count};
+      cons_wg.done();
+    });
+  prod_wg.wait();
+  ch.close();
+  cons_wg.wait();
+  double ns = ns_since(start) / total;
+  long sum = 0, count = 0;
+  for (auto& t : tallies) sum += t.sum, count += t.count;
+  if (sum != total * (total - 1) / 2 || count != total)
+    fail("chan_mpmc received %ld values summing to %ld, want %ld summing to %ld", count, sum,
+         total, total * (total - 1) / 2);
+  std::printf("RESULT chan_mpmc ns_per_op=%.3f\n", ns);
+}
+
+// select: 4 producers each feed their own channel (capacity 16) 500,000 ints; goroutine 1
+// selects over the 4 channels until 2,000,000 values are received; ns per message. Checks the
+// sum of the received values.
+void bench_select(const Options&) {
+  constexpr long producers = 4, per = 500000, total = producers * per;
+  std::vector<goro::chan<long>> chs;
+  for (long p = 0; p < producers; ++p) chs.emplace_back(16);
+  auto start = Clock::now();
+  for (long p = 0; p < producers; ++p)
+    goro::go([ch = chs[p], base = p * per]() mutable {
+      for (long i = 0; i < per; ++i) ch.send(base + i);
+    });
+  long sum = 0, count = 0;
+  while (count < total) {
+    long v = 0;
+    auto take = [&v](std::optional<long> got) { v = *got; };
+    goro::select(goro::on_recv(chs[0], take), goro::on_recv(chs[1], take),
+                 goro::on_recv(chs[2], take), goro::on_recv(chs[3], take));
+    sum += v;
+    ++count;
+  }
+  double ns = ns_since(start) / total;
+  if (sum != total * (total - 1) / 2)
+    fail("select received values summing to %ld, want %ld", sum, total * (total - 1) / 2);
+  std::printf("RESULT select ns_per_op=%.3f\n", ns);
+}
+
+// yield: 1,000 goroutines each call goro::yield 1,000 times; ns per yield.
+void bench_yield(const Options&) {
+  constexpr long goroutines = 1000, yields = 1000;
+  goro::WaitGroup wg;
+  auto start = Clock::now();
+  wg.add(goroutines);
+  for (long g = 0; g < goroutines; ++g)
+    goro::go([&wg] {
+      for (long i = 0; i < yields; ++i) goro::yield();
+      wg.done();
+    });
+  wg.wait();
+  std::printf("RESULT yield ns_per_op=%.3f\n", ns_since(start) / (goroutines * yields));
+}
+
+// fib: fork-join fib(27): fib(n<2) = n, else spawn fib(n-1) into a channel of capacity 1,
+// compute fib(n-2), receive and add. Result 196418; ms.
+long fib(long n) {
+  if (n < 2) return n;
+  goro::chan<long> c(1);
+  goro::go([c, n]() mutable { c.send(fib(n - 1)); });
+  long y = fib(n - 2);
+  return *c.recv() + y;
+}
+
+void bench_fib(const Options&) {
+  auto start = Clock::now();
+  long v = fib(27);
+  double ms = ns_since(start) / 1e6;
+  if (v != 196418) fail("fib(27) = %ld, want 196418", v);
+  std::printf("RESULT fib ms=%.3f\n", ms);
+}
+
+// mutex: 100 goroutines each do 10,000 lock / increment / unlock on one goro::Mutex;
+// ns per lock+unlock. Counter must be 1,000,000.
+void bench_mutex(const Options&) {
+  constexpr long goroutines = 100, iters = 10000;
+  goro::Mutex mu;
+  long counter = 0;
+  goro::WaitGroup wg;
+  auto start = Clock::now();
+  wg.add(goroutines);
+  for (long g = 0; g < goroutines; ++g)
+    goro::go([&] {
+      for (long i = 0; i < iters; ++i) {
+        std::lock_guard lock(mu);
+        ++counter;
+      }
+      wg.done();
+    });
+  wg.wait();
+  double ns = ns_since(start) / (goroutines * iters);
+  if (counter != goroutines * iters) fail("mutex counter %ld, want %ld", counter, goroutines * iters);
+  std::printf("RESULT mutex ns_per_op=%.3f\n", ns);
+}
+
+// sleep: 100,000 goroutines each sleep a uniform 1..100 ms (fixed seed), then done;
+// wall ms (ideal 100) and peak RSS in KiB. No goroutine may wake early: the wall time is at
+// least the longest sleep.
+void bench_sleep(const Options&) {
+  constexpr long n = 100000;
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> dist(1, 100);
+  std::vector<std::chrono::milliseconds> durations(n);
+  for (auto& d : durations) d = std::chrono::milliseconds(dist(rng));
+  goro::WaitGroup wg;
+  auto start = Clock::now();
+  wg.add(n);
+  for (auto d : durations)
+    goro::go([&wg, d] {
+      goro::sleep_for(d);
+      wg.done();
+    });
+  wg.wait();
+  double ms = ns_since(start) / 1e6;
+  if (ms < 100) fail("sleep took %.3f ms, less than its longest sleep (100 ms)", ms);
+  std::printf("RESULT sleep wall_ms=%.3f peak_rss_kb=%ld\n", ms, peak_rss_kib());
+}
+
+// idle_mem: --n N goroutines block receiving on one unbuffered channel; once all have started
+// the peak RSS is read, then the channel is closed and all goroutines exit. N=0 is the
+// empty-run baseline; the harness computes (peak(N) - peak(0)) / N.
+void bench_idle_mem(const Options& o) {
+  long n = o.n;
+  goro::chan<std::monostate> ch;
+  goro::WaitGroup started, exited;
+  started.add(n);
+  exited.add(n);
+  for (long i = 0; i < n; ++i)
+    goro::go([&started, &exited, ch]() mutable {
+      started.done();
+      ch.recv();  // nullopt once ch is closed
+      exited.done();
+    });
+  started.wait();
+  long rss = peak_rss_kib();
+  ch.close();
+  exited.wait();
+  std::printf("RESULT idle_mem peak_rss_kb=%ld peak_rss_bytes=%ld n=%ld\n", rss, rss * 1024, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int main(int argc, char** argv) {
+  static const std::map<std::string, void (*)(const Options&)> workloads = {
+      {"spawn", bench_spawn},         {"skynet", bench_skynet}, {"pingpong", bench_pingpong},
+      {"chan_mpmc", bench_chan_mpmc}, {"select", bench_select}, {"yield", bench_yield},
+      {"fib", bench_fib},             {"mutex", bench_mutex},   {"sleep", bench_sleep},
+      {"idle_mem", bench_idle_mem},
+  };
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <workload> [--procs N] [--n N] [--addr HOST:PORT]\n", argv[0]);
+    return 2;
+  }
+  // Unsupported here: echo-server, echo-client and http-server, which come with goro's net
+  // package (goro/net.hpp, not written yet); and unknown workloads.
+  auto it = workloads.find(argv[1]);
+  if (it == workloads.end()) return 3;
+  Options o;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string& flag) -> const char* {
+      if (a == flag && i + 1 < argc) return argv[++i];
+      if (a.rfind(flag + "=", 0) == 0) return argv[i] + flag.size() + 1;
+      return nullptr;
+    };
+    if (const char* v = value("--procs")) o.procs = std::strtoul(v, nullptr, 10);
+    else if (const char* v = value("--n")) o.n = std::strtol(v, nullptr, 10);
+    else if (value("--addr")) continue;  // for the servers
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  goro::Config config;
+  config.procs = o.procs;
+  try {
+    goro::run(config, [&] { it->second(o); });
+  } catch (const Failure& e) {
+    std::fprintf(stderr, "FAIL: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FAIL: %s: %s\n", argv[1], e.what());
+    return 1;
+  }
+  std::fflush(stdout);
+  return 0;
+}
