@@ -7,6 +7,10 @@
 //   });
 //   for (int v : results) use(v);          // receives until closed and drained
 //
+// A chan<T> is a handle, like a shared_ptr: copies share one channel, and the operations are
+// const (they change the channel, not the handle), so a lambda capturing a channel by copy needs
+// no `mutable`.
+//
 // Go's semantics: an unbuffered send completes when a receiver takes the value; a buffered
 // channel is FIFO; close() wakes every blocked receiver (nullopt once drained) and every blocked
 // sender (closed_channel); operations on a nil channel block forever. Goroutines and plain
@@ -55,20 +59,20 @@ class chan {
   explicit operator bool() const { return core_ != nullptr; }
 
   // Blocks until a receiver (or buffer space) takes v. Throws closed_channel if closed.
-  void send(T v) { detail::chan_send(core_, std::addressof(v), true); }
+  void send(T v) const { detail::chan_send(core_, std::addressof(v), true); }
 
   // Blocks until a value arrives; nullopt once the channel is closed and drained.
-  std::optional<T> recv() { return receive(true); }
+  std::optional<T> recv() const { return receive(true); }
 
   // Never blocks. True if sent (v is then moved-from); false, with v untouched, if no receiver
   // or buffer space is ready. Throws closed_channel if closed.
-  bool try_send(T& v) { return detail::chan_send(core_, std::addressof(v), false); }
+  bool try_send(T& v) const { return detail::chan_send(core_, std::addressof(v), false); }
 
   // Never blocks: a value if one is ready; nullopt if none is, or the channel is closed.
-  std::optional<T> try_recv() { return receive(false); }
+  std::optional<T> try_recv() const { return receive(false); }
 
   // Throws closed_channel if already closed, std::logic_error on a nil channel.
-  void close() { detail::chan_close(core_); }
+  void close() const { detail::chan_close(core_); }
 
   std::size_t size() const { return detail::chan_size(core_); }          // Go's len
   std::size_t capacity() const { return detail::chan_capacity(core_); }  // Go's cap
@@ -86,7 +90,7 @@ class chan {
     using reference = T&;
 
     iterator() = default;
-    explicit iterator(chan* ch) : ch_(ch) { ++*this; }
+    explicit iterator(const chan* ch) : ch_(ch) { ++*this; }
     T& operator*() { return *value_; }
     T* operator->() { return std::addressof(*value_); }
     iterator& operator++() {
@@ -99,11 +103,11 @@ class chan {
     friend bool operator==(const iterator& a, const iterator& b) { return a.ch_ == b.ch_; }
 
    private:
-    chan* ch_ = nullptr;
+    const chan* ch_ = nullptr;
     std::optional<T> value_;
   };
-  iterator begin() { return iterator(this); }
-  iterator end() { return iterator(); }
+  iterator begin() const { return iterator(this); }
+  iterator end() const { return iterator(); }
 
   // For select (goro/select.hpp).
   detail::ChanCore* core() const { return core_; }
@@ -112,7 +116,7 @@ class chan {
   struct Adopt {};
   chan(Adopt, detail::ChanCore* core) : core_(core) {}
 
-  std::optional<T> receive(bool block) {
+  std::optional<T> receive(bool block) const {
     if constexpr (detail::kStoresNothing<T>) {
       if (detail::chan_recv(core_, nullptr, block) == detail::Recv::value) return T{};
       return std::nullopt;

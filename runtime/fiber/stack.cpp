@@ -24,9 +24,6 @@
 namespace goro::rt {
 namespace {
 
-// Free stacks kept committed for reuse. 1024 stacks whose goroutines stayed shallow hold ~4 MiB;
-// past that, a burst of goroutines gives its memory back when it ends.
-constexpr std::size_t kMaxWarmStacks = 1024;
 // Slabs start small (a runtime with a handful of goroutines reserves little) and double.
 constexpr std::size_t kFirstSlabStacks = 16;
 constexpr std::size_t kMaxSlabStacks = 4096;
@@ -125,32 +122,40 @@ std::size_t StackPool::take(Stack** out, std::size_t n) {
 }
 
 void StackPool::give(Stack* const* in, std::size_t n) {
-  Stack* excess = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < n; ++i) {
-      Stack* s = in[i];
-      if (nwarm_ < kMaxWarmStacks) {
-        s->next = warm_;
-        warm_ = s;
-        ++nwarm_;
-      } else {
-        s->next = excess;
-        excess = s;
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < n; ++i) {
+    in[i]->next = warm_;
+    warm_ = in[i];
+  }
+  nwarm_ += n;
+}
+
+std::size_t StackPool::trim(std::size_t keep) {
+  constexpr std::size_t kBatch = 256;  // bounds the time the pool's lock is held
+  std::size_t released = 0;
+  for (;;) {
+    Stack* batch[kBatch];
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(mu_);
+      while (n < kBatch && nwarm_ > keep) {
+        batch[n++] = warm_;
+        warm_ = warm_->next;
+        --nwarm_;
       }
     }
+    if (n == 0) return released;
+    char* regions[kBatch];
+    for (std::size_t i = 0; i < n; ++i) {
+      regions[i] = region_of(batch[i]);
+      release(batch[i]);
+    }
+    {
+      std::lock_guard lock(mu_);
+      cold_.insert(cold_.end(), regions, regions + n);
+    }
+    released += n;
   }
-  if (!excess) return;
-  char* regions[StackCache::kCapacity];
-  std::size_t nregions = 0;
-  while (excess) {
-    Stack* s = excess;
-    excess = s->next;
-    regions[nregions++] = region_of(s);
-    release(s);
-  }
-  std::lock_guard lock(mu_);
-  cold_.insert(cold_.end(), regions, regions + nregions);
 }
 
 #if GORO_ASAN

@@ -14,9 +14,15 @@
 //
 // A stack is handed out only when its goroutine first runs (a spawned goroutine that has not run
 // owns no stack) and comes back when the goroutine exits. Free stacks go first to a small per-P
-// StackCache (no locking), then to the pool's warm list; stacks beyond kMaxWarmStacks are
-// returned to the kernel with MADV_DONTNEED (still reserved, so reusing one costs page faults but
-// no syscall). A warm stack keeps its suspended fiber: reusing it costs one switch, no setup.
+// StackCache (no locking), then to the pool's warm list. A warm stack keeps its suspended fiber
+// and its touched pages: reusing it costs one switch, no setup, no page fault.
+//
+// Giving memory back is never done on the way: MADV_DONTNEED on a stack costs a TLB shootdown —
+// an interrupt to every other core running this process, ~15 µs here — and a workload whose
+// goroutine count swings (fork-join, bursts of connections) would pay it on every swing. The
+// monitor calls trim() instead: warm stacks beyond kMaxWarmStacks that have stayed unused for a
+// while, or all the excess when the runtime goes idle, are released (the address range stays
+// reserved; reusing one later costs page faults, no syscall).
 #pragma once
 
 #include "fiber/switch.hpp"
@@ -53,6 +59,13 @@ class StackPool {
   // Moves up to `n` free stacks into `out` (carving new ones as needed); returns how many.
   std::size_t take(Stack** out, std::size_t n);
   void give(Stack* const* in, std::size_t n);
+  // Returns to the kernel the memory of warm stacks beyond `keep` (the monitor calls this).
+  // Returns how many were released.
+  std::size_t trim(std::size_t keep);
+  std::size_t warm() {
+    std::lock_guard lock(mu_);
+    return nwarm_;
+  }
 
   std::size_t stack_bytes() const { return stack_bytes_; }
   std::size_t carved() {  // stacks ever set up in this run (for tests and stats)

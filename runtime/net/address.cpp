@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -119,16 +120,19 @@ std::vector<Endpoint> resolve_dial(std::string_view address) {
 }
 
 std::string to_string(const sockaddr* sa) {
-  char text[INET6_ADDRSTRLEN] = "";
+  char host[INET6_ADDRSTRLEN] = "";
+  char out[INET6_ADDRSTRLEN + 16];
   if (sa->sa_family == AF_INET) {
     auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
-    ::inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(in4->sin_port));
+    ::inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+    std::snprintf(out, sizeof out, "%s:%u", host, unsigned{ntohs(in4->sin_port)});
+    return out;
   }
   if (sa->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    std::snprintf(out, sizeof out, "[%s]:%u", host, unsigned{ntohs(in6->sin6_port)});
+    return out;
   }
   return "?";
 }

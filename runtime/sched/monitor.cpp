@@ -52,6 +52,10 @@ constexpr std::int64_t kForcePreemptNs = 10'000'000;
 constexpr std::int64_t kIdleSyscallNs = 10'000'000;
 // Go's sysmon polls the network if nobody has for this long.
 constexpr std::int64_t kNetpollStaleNs = 10'000'000;
+// Free stacks kept committed for reuse: 1024 shallow stacks hold ~4 MiB. An excess is given back
+// once it has gone unused this long (a burst has ended), or at once when the runtime goes idle.
+constexpr std::size_t kMaxWarmStacks = 1024;
+constexpr std::int64_t kTrimAfterNs = 1'000'000'000;
 
 bool membarrier_available() {
   const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
@@ -59,10 +63,19 @@ bool membarrier_available() {
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-bool has_waiting_work(P* p, std::int64_t now) {
-  if (!p->runq.empty()) return true;
+// Work on p that has waited kForcePreemptNs with nobody serving it: a queue nobody took from
+// (other Ps steal from a busy P's queue; that counts as serving it), or a long-overdue timer.
+bool unserved_work(P* p, Monitor::Watch& w, std::int64_t now) {
+  const std::uint32_t head = p->runq.taken_so_far();
+  const void* next = p->runq.peek_next();
+  if (p->runq.empty() || head != w.queue_head || next != w.queue_next) {
+    w.queue_head = head;
+    w.queue_next = next;
+    w.unserved_since = now;
+  }
+  const bool queue = !p->runq.empty() && now - w.unserved_since >= kForcePreemptNs;
   const std::int64_t t = p->timers.earliest();
-  return t && t <= now;
+  return queue || (t && t <= now - kForcePreemptNs);
 }
 
 }  // namespace
@@ -96,6 +109,7 @@ void Monitor::loop() {
     bool acted = retake(now);
     acted |= wake_stuck_p();
     acted |= poll_network_if_stale(now);
+    trim_stacks(now, false);
     if (acted) {
       quiet = 0;
       delay = kMinDelayNs;
@@ -115,6 +129,7 @@ void Monitor::sleep_while_all_idle() {
            !sched.deadlock_suspected.load(std::memory_order_seq_cst);
   };
   while (all_idle() && !sched.stopping.load(std::memory_order_acquire)) {
+    trim_stacks(os::now_ns(), true);
     idle_sleep.store(true, std::memory_order_seq_cst);
     if (all_idle()) parker_.park();  // pidleget() or begin_stop() wakes us
     idle_sleep.store(false, std::memory_order_relaxed);
@@ -151,9 +166,11 @@ bool Monitor::retake(std::int64_t now) {
       if (switches != w.switches) {  // it is switching goroutines: fine
         w.switches = switches;
         w.running_since = now;
+        unserved_work(p, w, now);  // keep its record current
         continue;
       }
-      if (!can_take_running_ || now - w.running_since < kForcePreemptNs || !has_waiting_work(p, now)) continue;
+      const bool unserved = unserved_work(p, w, now);
+      if (!can_take_running_ || now - w.running_since < kForcePreemptNs || !unserved) continue;
       M* m = p->owner.load(std::memory_order_acquire);
       if (m && take_running(p, m)) {
         sched.preempt_handoffs.fetch_add(1, std::memory_order_relaxed);
@@ -199,6 +216,17 @@ bool Monitor::wake_stuck_p() {
 bool Monitor::poll_network_if_stale(std::int64_t now) {
   if (poller.waiters() == 0 || now - poller.last_poll() < kNetpollStaleNs) return false;
   return poll_network_unowned() > 0;  // readied goroutines go to the global queue
+}
+
+void Monitor::trim_stacks(std::int64_t now, bool idle) {
+  if (sched.stacks.warm() <= kMaxWarmStacks) {
+    excess_since_ = 0;
+    return;
+  }
+  if (!excess_since_) excess_since_ = now;
+  if (!idle && now - excess_since_ < kTrimAfterNs) return;
+  sched.stacks.trim(kMaxWarmStacks);
+  excess_since_ = 0;
 }
 
 void Monitor::trace_line() {

@@ -7,12 +7,15 @@
 //   * retakes the P of a goroutine inside blocking() for longer than a tick, and gives it to
 //     another worker (blocking.cpp), so `procs` goroutines keep running;
 //   * takes the P of a goroutine that has run for kForcePreemptNs without a scheduling point
-//     while work waits on that P, and gives it to another worker: goro cannot preempt C++ code,
-//     so the long goroutine carries on on its thread, without a P, until its next scheduling
-//     point (monitor.cpp has the protocol);
+//     while work on that P has waited as long with nobody serving it (no other P stole it, no
+//     timer fired), and gives it to another worker: goro cannot preempt C++ code, so the long
+//     goroutine carries on on its thread, without a P, until its next scheduling point
+//     (monitor.cpp has the protocol);
 //   * wakes a worker for a P whose queued goroutines have not moved since the last round while
 //     another P is idle — the backstop for the relaxed wake-ups of idle.cpp;
 //   * polls the network if nobody has for 10 ms (every worker busy computing);
+//   * gives back to the kernel the memory of goroutine stacks left over from a burst, once they
+//     have stayed unused for kTrimAfterNs or the runtime goes idle (fiber/stack.hpp);
 //   * confirms a suspected deadlock (diag/deadlock.cpp);
 //   * prints the scheduler trace when GORO_SCHEDTRACE asks for it.
 #pragma once
@@ -38,26 +41,32 @@ class Monitor {
   // Set while the monitor sleeps because every P is idle; whoever takes an idle P wakes it.
   std::atomic<bool> idle_sleep{false};
 
- private:
   struct Watch {  // what the monitor saw of one P last round
     std::uint32_t syscall_tick = ~0u;
     std::int64_t syscall_since = 0;
     std::uint64_t switches = ~std::uint64_t{0};
     std::int64_t running_since = 0;
+    std::uint32_t queue_head = 0;       // the run queue's consumption counter, and runnext
+    const void* queue_next = nullptr;
+    std::int64_t unserved_since = 0;    // since when queued work has waited untouched
     std::uint64_t stuck_switches = ~std::uint64_t{0};
   };
+
+ private:
 
   void loop();
   bool retake(std::int64_t now);
   bool take_running(P* p, M* m);
   bool wake_stuck_p();
   bool poll_network_if_stale(std::int64_t now);
+  void trim_stacks(std::int64_t now, bool idle);
   void sleep_while_all_idle();
   void trace_line();
 
   std::thread thread_;
   os::Parker parker_;
   std::vector<Watch> watch_;
+  std::int64_t excess_since_ = 0;  // when the warm stacks last went over the limit (0: they are not)
   bool can_take_running_ = false;  // membarrier(2) is available
 };
 

@@ -133,6 +133,10 @@ class RunQueue {
   }
   bool empty() const { return size() == 0 && !has_next(); }
 
+  // For the monitor: has anyone taken work from this queue lately? (head only ever advances.)
+  std::uint32_t taken_so_far() const { return head_.load(std::memory_order_relaxed); }
+  const G* peek_next() const { return next_.load(std::memory_order_relaxed); }
+
  private:
   std::atomic<std::uint32_t> head_{0};  // next to take; advanced by CAS (owner and thieves)
   std::atomic<std::uint32_t> tail_{0};  // next free slot; written by the owner only
