@@ -470,3 +470,19 @@ TEST_CASE("connections outliving their runtime fail cleanly; no descriptor leaks
   CHECK(open_fds() == before);
   CHECK_THROWS_AS(net::listen("127.0.0.1:0"), std::logic_error);  // no runtime
 }
+
+TEST_CASE("dial from a chosen local address") {
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    goro::chan<std::string> peer(1);
+    goro::go([ln, peer] { peer.send(ln.accept().remote_address()); });
+    net::DialOptions options;
+    options.local_address = "127.0.0.2:0";
+    net::Conn conn = net::dial(ln.address(), options);
+    CHECK(conn.local_address().rfind("127.0.0.2:", 0) == 0);
+    CHECK(peer.recv()->rfind("127.0.0.2:", 0) == 0);
+    options.local_address = "[::1]:0";  // no IPv6 route to an IPv4 server
+    CHECK_THROWS_AS(net::dial(ln.address(), options), std::system_error);
+    ln.close();
+  });
+}

@@ -13,8 +13,9 @@
 // worker runs other goroutines meanwhile. From a plain thread they block that thread.
 // Errors are std::system_error. A passed deadline throws timeout_error (errc::timed_out).
 // Closing a Listener or Conn — from any goroutine — makes its blocked calls throw at once;
-// closing twice is harmless. Writes never raise SIGPIPE. Conn and Listener are shared handles:
-// copies refer to the same socket, which is closed by close() or when the last copy goes.
+// closing twice is harmless. Writes never raise SIGPIPE. Conn and Listener are shared handles,
+// like chan: copies refer to the same socket (so the operations are const), which is closed by
+// close() or when the last copy goes.
 // Addresses: "127.0.0.1:8080", "[::1]:0", ":0" (every interface, IPv4 and IPv6), "host:port"
 // (resolved in a blocking() call). Port 0 picks a free port; address() tells which.
 #pragma once
@@ -41,31 +42,37 @@ namespace detail {
 struct Socket;
 }
 
+// Options for dial (Go's net.Dialer).
+struct DialOptions {
+  Context context = background();  // cancellation and deadline of the dial itself
+  std::string local_address;       // bind to this "host:port" first ("127.0.0.2:0"); empty: any
+};
+
 class Conn {
  public:
   Conn() = default;  // not connected
   explicit operator bool() const { return s_ != nullptr; }
 
   // Reads what is available, at least 1 byte; 0 only at end of stream.
-  std::size_t read(std::span<std::byte> buf);
-  std::size_t read(std::span<char> buf) { return read(std::as_writable_bytes(buf)); }
+  std::size_t read(std::span<std::byte> buf) const;
+  std::size_t read(std::span<char> buf) const { return read(std::as_writable_bytes(buf)); }
   // Writes all of data, or throws.
-  std::size_t write(std::span<const std::byte> data);
-  std::size_t write(std::string_view text) { return write(std::as_bytes(std::span(text.data(), text.size()))); }
+  std::size_t write(std::span<const std::byte> data) const;
+  std::size_t write(std::string_view text) const { return write(std::as_bytes(std::span(text.data(), text.size()))); }
 
-  void close();
+  void close() const;
 
   // Deadlines for future and pending calls; time_point{} clears one.
-  void set_deadline(time_point t);
-  void set_read_deadline(time_point t);
-  void set_write_deadline(time_point t);
+  void set_deadline(time_point t) const;
+  void set_read_deadline(time_point t) const;
+  void set_write_deadline(time_point t) const;
 
   std::string local_address() const;
   std::string remote_address() const;
 
  private:
   friend class Listener;
-  friend Conn dial(std::string_view address, Context ctx);
+  friend Conn dial(std::string_view address, const DialOptions& options);
   explicit Conn(std::shared_ptr<detail::Socket> s) : s_(std::move(s)) {}
   std::shared_ptr<detail::Socket> s_;
 };
@@ -77,8 +84,8 @@ class Listener {
 
   // Waits for the next connection. EMFILE/ENFILE (descriptor limit) throw a std::system_error
   // saying so; the listener stays usable and a later accept() succeeds once descriptors free up.
-  Conn accept();
-  void close();
+  Conn accept() const;
+  void close() const;
   std::string address() const;  // the bound "host:port"
 
  private:
@@ -92,5 +99,6 @@ Conn dial(std::string_view address);
 // Gives up, closing the socket, when ctx is cancelled (std::system_error with ctx.err()) or
 // its deadline passes (timeout_error).
 Conn dial(std::string_view address, Context ctx);
+Conn dial(std::string_view address, const DialOptions& options);
 
 }  // namespace goro::net

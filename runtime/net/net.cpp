@@ -62,7 +62,7 @@ void set_nodelay(int fd) {
 
 // ---- Conn ----
 
-std::size_t Conn::read(std::span<std::byte> buf) {
+std::size_t Conn::read(std::span<std::byte> buf) const {
   Socket& s = checked(s_, "read");
   Socket::Op op(s);
   std::lock_guard turn(s.read_turn);
@@ -77,7 +77,7 @@ std::size_t Conn::read(std::span<std::byte> buf) {
   }
 }
 
-std::size_t Conn::write(std::span<const std::byte> data) {
+std::size_t Conn::write(std::span<const std::byte> data) const {
   Socket& s = checked(s_, "write");
   Socket::Op op(s);
   std::lock_guard turn(s.write_turn);
@@ -96,7 +96,7 @@ std::size_t Conn::write(std::span<const std::byte> data) {
   return done;
 }
 
-void Conn::close() {
+void Conn::close() const {
   if (s_) s_->close();
 }
 
@@ -113,9 +113,9 @@ void set_deadlines(const std::shared_ptr<Socket>& s, time_point t, bool read, bo
 }
 }  // namespace
 
-void Conn::set_deadline(time_point t) { set_deadlines(s_, t, true, true); }
-void Conn::set_read_deadline(time_point t) { set_deadlines(s_, t, true, false); }
-void Conn::set_write_deadline(time_point t) { set_deadlines(s_, t, false, true); }
+void Conn::set_deadline(time_point t) const { set_deadlines(s_, t, true, true); }
+void Conn::set_read_deadline(time_point t) const { set_deadlines(s_, t, true, false); }
+void Conn::set_write_deadline(time_point t) const { set_deadlines(s_, t, false, true); }
 std::string Conn::local_address() const { return checked(s_, "local_address").local; }
 std::string Conn::remote_address() const { return checked(s_, "remote_address").remote; }
 
@@ -146,7 +146,7 @@ Listener listen(std::string_view address) {
                           "goro: listen " + std::string(address));
 }
 
-Conn Listener::accept() {
+Conn Listener::accept() const {
   Socket& s = checked(s_, "accept");
   Socket::Op op(s);
   std::lock_guard turn(s.read_turn);
@@ -182,7 +182,7 @@ Conn Listener::accept() {
   }
 }
 
-void Listener::close() {
+void Listener::close() const {
   if (s_) s_->close();
 }
 
@@ -206,9 +206,18 @@ int connect_to(Socket& s, const rt::net::Endpoint& e) {
 
 }  // namespace
 
-Conn dial(std::string_view address) { return dial(address, background()); }
+Conn dial(std::string_view address) { return dial(address, DialOptions{}); }
 
 Conn dial(std::string_view address, Context ctx) {
+  DialOptions options;
+  options.context = std::move(ctx);
+  return dial(address, options);
+}
+
+Conn dial(std::string_view address, const DialOptions& options) {
+  const Context& ctx = options.context;
+  std::vector<rt::net::Endpoint> local;
+  if (!options.local_address.empty()) local = rt::net::resolve_listen(options.local_address);
   auto throw_ctx = [&](std::error_code e) {
     if (e == errc::deadline_exceeded) throw timeout_error("goro: dial " + std::string(address) + ": " + e.message());
     throw std::system_error(e, "goro: dial " + std::string(address));
@@ -216,7 +225,19 @@ Conn dial(std::string_view address, Context ctx) {
   if (std::error_code e = ctx.err()) throw_ctx(e);
   int last_error = 0;
   for (const rt::net::Endpoint& e : rt::net::resolve_dial(address)) {
+    const rt::net::Endpoint* bind_to = nullptr;  // a local address of the same family, if asked
+    for (const auto& l : local)
+      if (l.family() == e.family()) bind_to = &l;
+    if (!local.empty() && !bind_to) continue;
     std::shared_ptr<Socket> s = open_socket(e.family());
+    if (bind_to) {
+      const int one = 1;  // many connections from one local address to many servers
+      ::setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&bind_to->addr), bind_to->len) != 0) {
+        last_error = errno;
+        continue;
+      }
+    }
     chan<std::monostate> finished;
     if (ctx.done()) {
       // A watcher interrupts the connect (its deadline is set in the past) once ctx is done.
@@ -250,6 +271,7 @@ Conn dial(std::string_view address, Context ctx) {
     }
     last_error = err;
   }
+  if (!last_error) last_error = EAFNOSUPPORT;  // no local address of the right family
   throw std::system_error(last_error, std::system_category(), "goro: dial " + std::string(address));
 }
 
