@@ -257,8 +257,10 @@ TEST_CASE("a goroutine computing for 200 ms does not stop a 10 ms ticker at proc
     spin_for(200ms);  // no scheduling point: goro cannot preempt this
     const int seen = ticks;
     MESSAGE("ticks during a 200 ms spin at procs 1: " << seen);
-    // The monitor hands the P on after 10 ms; from then on every tick is served.
-    CHECK(seen >= 10);
+    // The monitor hands the P on after 10 ms; from then on every tick is served (18-19 of 20 on
+    // a quiet machine). Without the hand-off there would be none: the spinner holds the only P.
+    // The margin is for a machine so loaded that the ticker's thread itself waits for a CPU.
+    CHECK(seen >= 5);
     const goro::Stats s = goro::stats();
     CHECK(s.preempt_handoffs >= 1);
     stop = true;

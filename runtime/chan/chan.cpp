@@ -27,7 +27,7 @@ void abandon_single(void* arg) {
 
 // Enqueues the caller on c's send or receive queue and blocks until a partner (or close)
 // completes the operation. c->lock is held on entry and released while asleep.
-bool wait_on(Chan* c, void* elem, bool is_send, G* self) {
+bool wait_on(Chan* c, void* elem, bool is_send, RuntimeSection& section, G* self) {
   Waiter me(self);
   SingleWait wait{c, {}, is_send};
   wait.waiter.party = &me;
@@ -37,7 +37,10 @@ bool wait_on(Chan* c, void* elem, bool is_send, G* self) {
     g->on_abandon = &abandon_single;
     g->abandon_arg = &wait;
   }
-  me.block(c->lock, is_send ? WaitReason::chan_send : WaitReason::chan_receive);
+  me.block_with(section, is_send ? WaitReason::chan_send : WaitReason::chan_receive, [](G*, void* lock) {
+    static_cast<os::SpinLock*>(lock)->unlock();
+    return true;
+  }, &c->lock);
   if (G* g = me.goroutine()) g->on_abandon = nullptr;
   return wait.waiter.success;
 }
@@ -119,19 +122,21 @@ bool chan_send(ChanCore* core, void* value, bool block) {
     block_forever(WaitReason::chan_send_nil);
   }
   Chan* c = from_core(core);
-  G* self = current_g();
-  if (!self) note_plain_thread();
   // Go's fast path: a non-blocking send on an open channel with no room fails without the lock.
   if (!block && !c->closed.load(std::memory_order_acquire) &&
       (c->cap == 0 ? c->recvq.empty() : c->count.load(std::memory_order_relaxed) == c->cap))
     return false;
 
+  RuntimeSection section;  // one for the whole operation: waking and parking use our P
+  M* m = section.m();
+  G* self = goroutine_of(m);
+  if (!self) note_plain_thread();
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   switch (send_locked(c, value, &wake)) {
     case SendStep::sent:
       c->lock.unlock();
-      if (wake) wake->party->wake();
+      if (wake) wake->party->wake(m);
       return true;
     case SendStep::closed:
       c->lock.unlock();
@@ -143,7 +148,7 @@ bool chan_send(ChanCore* core, void* value, bool block) {
     c->lock.unlock();
     return false;
   }
-  if (!wait_on(c, value, true, self)) throw_send_on_closed();  // closed while we waited
+  if (!wait_on(c, value, true, section, self)) throw_send_on_closed();  // closed while we waited
   return true;
 }
 
@@ -153,23 +158,25 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
     block_forever(WaitReason::chan_receive_nil);
   }
   Chan* c = from_core(core);
-  G* self = current_g();
-  if (!self) note_plain_thread();
   // Go's fast path: empty and open means "nothing" without the lock. (Empty and closed is
   // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
   if (!block && (c->cap == 0 ? c->sendq.empty() : c->count.load(std::memory_order_acquire) == 0) &&
       !c->closed.load(std::memory_order_acquire))
     return Recv::nothing;
 
+  RuntimeSection section;
+  M* m = section.m();
+  G* self = goroutine_of(m);
+  if (!self) note_plain_thread();
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   Recv r = recv_locked(c, out, &wake);
   if (r != Recv::nothing || !block) {
     c->lock.unlock();
-    if (wake) wake->party->wake();
+    if (wake) wake->party->wake(m);
     return r == Recv::closed && !block ? Recv::nothing : r;
   }
-  return wait_on(c, out, false, self) ? Recv::value : Recv::closed;
+  return wait_on(c, out, false, section, self) ? Recv::value : Recv::closed;
 }
 
 void chan_close(ChanCore* core) {
@@ -191,10 +198,11 @@ void chan_close(ChanCore* core) {
       }
     }
   }
+  RuntimeSection section;
   while (woken) {
     ChanWaiter* w = woken;
     woken = w->next;  // read before waking: w may vanish once its owner runs
-    w->party->wake();
+    w->party->wake(section.m());
   }
 }
 

@@ -93,7 +93,8 @@ class WaitQueue {
 };
 
 struct Chan : detail::ChanHeader {
-  Chan(const detail::ElemOps* o, std::size_t capacity, unsigned char* b) : ops(o), cap(capacity), buf(b) {}
+  Chan(const detail::ElemOps* o, std::size_t capacity, unsigned char* b)
+      : ops(o), cap(capacity), buf(b), mover(pick_mover(o)) {}
 
   os::SpinLock lock;
   const detail::ElemOps* const ops;
@@ -103,20 +104,31 @@ struct Chan : detail::ChanHeader {
   std::size_t sendx = 0, recvx = 0;
   WaitQueue recvq, sendq;
   unsigned char* const buf;  // cap elements, right after this header; null if nothing is stored
+  // How one element moves: a fixed-size copy for the common trivially copyable sizes, T's move
+  // constructor otherwise; null: memcpy of ops->size bytes (or nothing, for empty types).
+  using Mover = void (*)(void* dst, void* src) noexcept;
+  const Mover mover;
 
   void* slot(std::size_t i) const { return buf ? buf + i * ops->size : nullptr; }
 
   void move_value(void* dst, void* src) const {
-    if (!dst || !src || ops->size == 0) return;
-    if (!ops->trivial) return ops->move_construct(dst, src);
-    switch (ops->size) {  // the common small cases without a call to memcpy
-      case 1: return std::memcpy(dst, src, 1), void();
-      case 2: return std::memcpy(dst, src, 2), void();
-      case 4: return std::memcpy(dst, src, 4), void();
-      case 8: return std::memcpy(dst, src, 8), void();
-      case 16: return std::memcpy(dst, src, 16), void();
-      default: std::memcpy(dst, src, ops->size);
+    if (!dst || !src) return;
+    if (mover) mover(dst, src);
+    else if (ops->size) std::memcpy(dst, src, ops->size);
+  }
+
+  template <std::size_t N>
+  static void copy(void* dst, void* src) noexcept { std::memcpy(dst, src, N); }
+  static Mover pick_mover(const detail::ElemOps* ops) {
+    if (!ops->trivial) return ops->size ? ops->move_construct : nullptr;
+    switch (ops->size) {
+      case 1: return &copy<1>;
+      case 2: return &copy<2>;
+      case 4: return &copy<4>;
+      case 8: return &copy<8>;
+      case 16: return &copy<16>;
     }
+    return nullptr;
   }
   void destroy_value(void* p) const {
     if (p && !ops->trivial && ops->size) ops->destroy(p);

@@ -3,8 +3,11 @@
 //   1. Order: poll the cases in a uniformly random order (fairness); lock their channels in
 //      address order, each distinct channel once (no lock-order deadlock between selects).
 //   2. Pass 1, all channels locked: take the first case in poll order that can complete now —
-//      the same steps as a plain send or receive (chan.cpp). If none can and there is a
-//      default, take the default.
+//      the same steps as a plain send or receive (chan.cpp). Before it, a fast pass does the
+//      same one channel at a time, locking only channels that look ready (their state read
+//      without the lock): one lock instead of one per case when a case is ready. If none is
+//      ready and there is a default, the default is taken after the fast pass, as Go's
+//      non-blocking channel operations decide "not ready" without the lock.
 //   3. Pass 2: enqueue one waiter per case, all sharing one SelectGroup, and park; the channels
 //      are unlocked once we are off our stack (park.hpp).
 //   4. Whoever fires first — a partner on any of the channels, or close() — claims the group
@@ -46,11 +49,40 @@ class SmallArray {
   T* data_;
 };
 
-std::uint32_t random_below(std::uint32_t n) {
-  RuntimeSection section;
-  if (M* m = section.m(); m && m->p) return m->p->rng.below(n);
+FastRand& rng_for(M* m) {  // m: inside its RuntimeSection
+  if (m && m->p) return m->p->rng;
   thread_local FastRand rng(reinterpret_cast<std::uintptr_t>(&rng));  // a plain thread never moves
-  return rng.below(n);
+  return rng;
+}
+
+// Whether a case could complete now, judged without its channel's lock (relaxed reads of state
+// the lock guards: a stale answer is one from a moment earlier).
+bool looks_ready(const detail::SelectCase& c) {
+  const Chan* ch = from_core(c.chan);
+  if (ch->closed.load(std::memory_order_relaxed)) return true;  // a recv fires, a send throws
+  if (c.is_send) return ch->cap == 0 ? !ch->recvq.empty() : ch->count.load(std::memory_order_relaxed) < ch->cap;
+  return ch->cap == 0 ? !ch->sendq.empty() : ch->count.load(std::memory_order_relaxed) > 0;
+}
+
+// Tries case k under its own channel's lock. True if it completed (or threw closed_channel).
+bool try_case(const detail::SelectCase& c, std::size_t k, M* m, detail::SelectOutcome& out) {
+  Chan* ch = from_core(c.chan);
+  ChanWaiter* wake = nullptr;
+  ch->lock.lock();
+  if (c.is_send) {
+    const SendStep step = send_locked(ch, c.elem, &wake);
+    ch->lock.unlock();
+    if (step == SendStep::would_block) return false;
+    if (step == SendStep::closed) throw_send_on_closed();
+    out = {k, detail::Recv::nothing};
+  } else {
+    const detail::Recv r = recv_locked(ch, c.elem, &wake);
+    ch->lock.unlock();
+    if (r == detail::Recv::nothing) return false;
+    out = {k, r};
+  }
+  if (wake) wake->party->wake(m);
+  return true;
 }
 
 struct Locks {
@@ -91,14 +123,17 @@ namespace goro::detail {
 using namespace rt;
 
 SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
-  G* self = current_g();
+  RuntimeSection section;  // one for the whole select: random numbers, waking, parking use our P
+  M* m = section.m();
+  G* self = goroutine_of(m);
   if (!self) note_plain_thread();
 
   SmallArray<std::size_t> poll(n), order(n);
   std::size_t live = 0;
+  FastRand& rng = rng_for(m);
   for (std::size_t i = 0; i < n; ++i) {
     if (!cases[i].chan) continue;  // a nil channel never proceeds
-    const std::size_t j = random_below(static_cast<std::uint32_t>(live + 1));  // Fisher-Yates
+    const std::size_t j = rng.below(static_cast<std::uint32_t>(live + 1));  // Fisher-Yates
     poll[live] = poll[j];
     poll[j] = i;
     order[live++] = i;
@@ -107,12 +142,22 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     if (has_default) return {n, Recv::nothing};
     block_forever(WaitReason::select_no_cases);
   }
+
+  // Fast pass: in poll order, try each case that looks ready, locking only its channel. Most
+  // selects that find a ready case end here having taken one lock instead of one per case.
+  SelectOutcome out;
+  for (std::size_t p = 0; p < live; ++p) {
+    const std::size_t k = poll[p];
+    if (looks_ready(cases[k]) && try_case(cases[k], k, m, out)) return out;
+  }
+  if (has_default) return {n, Recv::nothing};  // a case ready since we looked is a later select's
+
   for (std::size_t i = 1; i < live; ++i)  // insertion sort by address: selects are small
     for (std::size_t j = i; j > 0 && cases[order[j]].chan < cases[order[j - 1]].chan; --j)
       std::swap(order[j], order[j - 1]);
   const Locks locks{cases, &order[0], live};
 
-  // Pass 1.
+  // Pass 1, with every channel locked: nothing can become ready behind our back from here on.
   locks.lock();
   for (std::size_t p = 0; p < live; ++p) {
     const std::size_t k = poll[p];
@@ -123,20 +168,15 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
       if (step == SendStep::would_block) continue;
       locks.unlock();
       if (step == SendStep::closed) throw_send_on_closed();
-      if (wake) wake->party->wake();
+      if (wake) wake->party->wake(m);
       return {k, Recv::nothing};
     }
     const Recv r = recv_locked(c, cases[k].elem, &wake);
     if (r == Recv::nothing) continue;
     locks.unlock();
-    if (wake) wake->party->wake();
+    if (wake) wake->party->wake(m);
     return {k, r};
   }
-  if (has_default) {
-    locks.unlock();
-    return {n, Recv::nothing};
-  }
-
   // Pass 2.
   Waiter me(self);
   SelectGroup group;
@@ -160,7 +200,7 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     };
     g->abandon_arg = &parked;
   }
-  me.block_with(WaitReason::select, [](G*, void* arg) {
+  me.block_with(section, WaitReason::select, [](G*, void* arg) {
     static_cast<const Locks*>(arg)->unlock();
     return true;
   }, const_cast<Locks*>(&locks));

@@ -81,11 +81,13 @@ void exit_blocking() noexcept {
     g->set_state(GStatus::runnable);
     m->curg = nullptr;
     switch_fiber(g->stack, &m->g0, &after_blocking_exit, g, m->eh);
-    return;  // resumed by a worker holding a P
+    section.resumed();  // by a worker holding a P
+    return;
   }
   // The runtime is stopping: this goroutine is abandoned; its worker's loop will end.
   m->curg = nullptr;
   switch_fiber(g->stack, &m->g0, &after_abandon, nullptr, m->eh);
+  section.resumed();  // never happens: abandoned goroutines do not run again
 }
 
 }  // namespace goro::detail

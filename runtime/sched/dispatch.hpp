@@ -32,8 +32,9 @@ inline constexpr std::uint32_t kMaxInheritedHandoffs = 64;
 
 inline G* next_local(P* p) {
   if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
+  const bool solo = sched.nprocs == 1;  // no other P: nobody steals (runq.hpp)
   if (p->runq.has_next() && (p->inherited < kMaxInheritedHandoffs || p->runq.owner_size() == 0)) {
-    if (G* g = p->runq.take_next()) {
+    if (G* g = p->runq.take_next(solo)) {
       ++p->inherited;
       return g;
     }
@@ -44,8 +45,8 @@ inline G* next_local(P* p) {
     G* g;
     if (sched.globalq->pop_batch(&g, 1)) return g;
   }
-  if (G* g = p->runq.pop()) return g;
-  return p->runq.take_next();
+  if (G* g = p->runq.pop(solo)) return g;
+  return p->runq.take_next(solo);
 }
 
 inline void start_on_stack(P* p, G* g) {

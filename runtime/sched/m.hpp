@@ -48,9 +48,13 @@ void set_current_m(M* m);
 // in the middle (monitor.cpp has the protocol). The outermost section of a goroutine also
 // honours a take that happened while it ran user code: it gives the P up first, so `m()->p` may
 // be null inside; the code then takes its no-P path (global queue, global pools).
+//
+// A goroutine that parks inside a section may resume on another M: whatever switches away
+// (park_on, yield, goexit, exit_blocking) takes the section and calls resumed() afterwards, so
+// the section always ends on the M it is really on.
 class RuntimeSection {
  public:
-  RuntimeSection() : m_(current_m()) {
+  [[gnu::always_inline]] RuntimeSection() : m_(current_m()) {
     if (!m_ || m_->in_runtime.load(std::memory_order_relaxed)) return;  // plain thread, or nested
     outer_ = true;
     m_->in_runtime.store(true, std::memory_order_relaxed);
@@ -58,16 +62,18 @@ class RuntimeSection {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (m_->p_taken.load(std::memory_order_relaxed)) [[unlikely]] give_up_p();
   }
-  ~RuntimeSection() {
-    if (outer_) current_m()->in_runtime.store(false, std::memory_order_release);  // may have moved
+  [[gnu::always_inline]] ~RuntimeSection() {
+    if (outer_) m_->in_runtime.store(false, std::memory_order_release);
   }
   RuntimeSection(const RuntimeSection&) = delete;
   RuntimeSection& operator=(const RuntimeSection&) = delete;
 
   M* m() const { return m_; }
+  // After a switch: the goroutine may be on another M now.
+  void resumed() { m_ = current_m(); }
 
  private:
-  void give_up_p();
+  [[gnu::cold, gnu::noinline]] void give_up_p();
   M* m_;
   bool outer_ = false;
 };

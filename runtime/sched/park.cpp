@@ -44,12 +44,7 @@ void runq_put(P* p, G* g, bool next) {
   maybe_wakep();
 }
 
-G* current_g() {
-  // A goroutine inside blocking() counts as a plain thread there: it holds no P.
-  M* m = current_m();
-  if (!m || !m->curg || m->curg->state() == GStatus::blocking) return nullptr;
-  return m->curg;
-}
+G* current_g() { return goroutine_of(current_m()); }
 
 void leave_without_p(M* m, G* self, AfterSwitch after, void* arg) {
   // The monitor took this goroutine's P while it ran (monitor.cpp): it parks or requeues through
@@ -62,6 +57,10 @@ void leave_without_p(M* m, G* self, AfterSwitch after, void* arg) {
 
 void park(WaitReason reason, UnlockFn unlock, void* arg) {
   RuntimeSection section;
+  park_on(section, reason, unlock, arg);
+}
+
+void park_on(RuntimeSection& section, WaitReason reason, UnlockFn unlock, void* arg) {
   M* m = section.m();
   G* g = m->curg;
   g->wait_reason.store(reason, std::memory_order_relaxed);
@@ -75,11 +74,15 @@ void park(WaitReason reason, UnlockFn unlock, void* arg) {
   };
   if (m->p) switch_away(m, g, after, &rec);
   else leave_without_p(m, g, after, &rec);
+  section.resumed();
 }
 
 void ready(G* g) {
   RuntimeSection section;
-  M* m = section.m();
+  ready_on(section.m(), g);
+}
+
+void ready_on(M* m, G* g) {
   if (m && m->p) {
     g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
     g->set_state(GStatus::runnable);
@@ -131,6 +134,7 @@ void yield() {
       sched.globalq->push(static_cast<G*>(a));
       wakep();
     }, m->curg);
+    section.resumed();
     return;
   }
   if (p->runq.empty()) {
@@ -145,6 +149,7 @@ void yield() {
   switch_away(m, g, [](Fiber*, void* a) {
     runq_put(current_m()->p, static_cast<G*>(a), false);
   }, g);
+  section.resumed();
 }
 
 }  // namespace goro

@@ -18,15 +18,26 @@
 
 #include "fiber/switch.hpp"
 #include "sched/g.hpp"
+#include "sched/m.hpp"
 
 namespace goro::rt {
-
-struct M;
 
 using UnlockFn = bool (*)(G* g, void* arg);
 
 void park(WaitReason reason, UnlockFn unlock, void* arg);
 void ready(G* g);
+
+// The same, for callers already inside a RuntimeSection (m.hpp) — the common case on hot paths
+// (a channel operation takes one section for all of it). park_on leaves `section` on the M the
+// goroutine resumes on. ready_on's `m` is the caller's M (section.m()), null on a plain thread.
+void park_on(RuntimeSection& section, WaitReason reason, UnlockFn unlock, void* arg);
+void ready_on(M* m, G* g);
+
+// The goroutine running on M m, or null for a plain thread (m null) or inside blocking(), where
+// the thread behaves as a plain one.
+inline G* goroutine_of(const M* m) {
+  return m && m->curg && m->curg->state() != GStatus::blocking ? m->curg : nullptr;
+}
 // Readies several parked goroutines at once: onto the caller's P, or, from a worker without a P
 // (the network poller), into the global queue with one wake-up.
 void ready_batch(G* const* gs, int n);

@@ -6,7 +6,8 @@
 //   * pop:  one CAS on head. An uncontended CAS on a line the owner already holds costs about
 //           what the StoreLoad fence would that any FIFO pop racing with thieves needs (the
 //           owner and a thief must not both take the same slot: a Dekker handshake); the CAS
-//           is that fence. A thief's CAS failing tells it to retry, never the reverse.
+//           is that fence. A thief's CAS failing tells it to retry, never the reverse. With a
+//           single P there are no thieves, and pop and take_next use plain loads and stores.
 //   * steal: a thief copies half of [head, tail) into its own ring, then claims the copies with
 //           one CAS on the victim's head. If the CAS fails the copies are ignored.
 // head and tail are free-running 32-bit counters; slot = counter % kCapacity.
@@ -40,7 +41,18 @@ class RunQueue {
     return true;
   }
 
-  // The oldest goroutine in the ring, or null.
+  // The oldest goroutine in the ring, or null. `solo`: there is no other P, hence no thief, so
+  // the owner needs no read-modify-write (the runtime runs with procs == 1).
+  G* pop(bool solo) {
+    if (solo) {
+      const std::uint32_t h = head_.load(std::memory_order_relaxed);
+      if (tail_.load(std::memory_order_relaxed) == h) return nullptr;
+      G* g = buf_[h % kCapacity].load(std::memory_order_relaxed);
+      head_.store(h + 1, std::memory_order_release);
+      return g;
+    }
+    return pop();
+  }
   G* pop() {
     std::uint32_t h = head_.load(std::memory_order_acquire);
     for (;;) {
@@ -63,8 +75,13 @@ class RunQueue {
     return next_.exchange(g, std::memory_order_acq_rel);
   }
 
-  G* take_next() {
-    if (!next_.load(std::memory_order_relaxed)) return nullptr;
+  G* take_next(bool solo = false) {
+    G* g = next_.load(solo ? std::memory_order_acquire : std::memory_order_relaxed);
+    if (!g) return nullptr;
+    if (solo) {  // no thief can race us (see pop)
+      next_.store(nullptr, std::memory_order_relaxed);
+      return g;
+    }
     return next_.exchange(nullptr, std::memory_order_acquire);
   }
 

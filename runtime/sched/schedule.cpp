@@ -186,6 +186,7 @@ void goexit(G* g) {
       done->set_state(GStatus::free);
       p->gfree.put(sched.gpool, done);
     }, g);
+    section.resumed();  // this stack now runs the goroutine it was handed to
     return;
   }
   // Our P was taken while we ran (monitor.cpp): count the exit globally, recycle into the global
@@ -199,6 +200,7 @@ void goexit(G* g) {
     done->set_state(GStatus::free);
     sched.gpool.give(&done, 1);
   }, g);
+  section.resumed();
 }
 
 bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept {

@@ -6,8 +6,13 @@
 namespace goro::rt {
 
 void Waiter::block_with(WaitReason reason, UnlockFn unlock, void* arg) {
+  RuntimeSection section;
+  block_with(section, reason, unlock, arg);
+}
+
+void Waiter::block_with(RuntimeSection& section, WaitReason reason, UnlockFn unlock, void* arg) {
   if (g_) {
-    park(reason, unlock, arg);
+    park_on(section, reason, unlock, arg);
     return;
   }
   if (!unlock(nullptr, arg)) return;  // the wait was cancelled before it began

@@ -43,17 +43,25 @@ class Waiter {
   // As block(), with any release action: `unlock(g, arg)` (see park.hpp; g is null for a plain
   // thread). If it returns false the wait is cancelled: the party does not sleep.
   void block_with(WaitReason reason, UnlockFn unlock, void* arg);
+  // As block_with, inside the caller's RuntimeSection (see park_on).
+  void block_with(RuntimeSection& section, WaitReason reason, UnlockFn unlock, void* arg);
 
   void wake() {
-    if (g_) {
-      ready(g_);
-    } else {
-      thread_state_.store(1, std::memory_order_release);
-      os::futex_wake(thread_state_, 1);
-    }
+    if (g_) ready(g_);
+    else wake_thread();
+  }
+  // As wake, inside a RuntimeSection of the waker's M `waker` (null: a plain thread).
+  void wake(M* waker) {
+    if (g_) ready_on(waker, g_);
+    else wake_thread();
   }
 
  private:
+  void wake_thread() {
+    thread_state_.store(1, std::memory_order_release);
+    os::futex_wake(thread_state_, 1);
+  }
+
   G* g_;
   std::atomic<std::uint32_t> thread_state_{0};
 };

@@ -40,7 +40,7 @@ void sleep_until_ns(std::int64_t when) {
   s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t, bool) {
     ready(reinterpret_cast<Sleeper*>(t)->g);
   };
-  park(WaitReason::sleep, [](G*, void* arg) {
+  park_on(section, WaitReason::sleep, [](G*, void* arg) {
     auto* sleeper = static_cast<Sleeper*>(arg);
     const std::int64_t when = sleeper->timer.when;  // sleeper may vanish once armed
     TimerHeap* heap = sleeper->heap;
