@@ -6,6 +6,7 @@
 #include "sched/sched.hpp"
 #include "time/timers.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <mutex>
 
@@ -40,7 +41,7 @@ bool wait_for_events(M* m) {
   wait_until.store(until ? until : INT64_MAX, std::memory_order_seq_cst);
   if (!sched.stopping.load(std::memory_order_acquire)) {
     std::int64_t timeout = -1;
-    if (until) timeout = until > os::now_ns() ? until - os::now_ns() : 0;
+    if (until) timeout = std::max<std::int64_t>(until - os::now_ns(), 0);  // one clock read
     poller.poll(timeout);  // readies into the global queue: we hold no P
   }
   wait_until.store(INT64_MAX, std::memory_order_seq_cst);
@@ -61,8 +62,10 @@ bool wait_for_events(M* m) {
 void deadline_added(std::int64_t when) {
   if (waiter.load(std::memory_order_seq_cst)) {
     if (when < wait_until.load(std::memory_order_seq_cst)) poller.interrupt();
-  } else if (sched.npidle.load(std::memory_order_seq_cst) == static_cast<int>(sched.nprocs)) {
-    wakep();  // everyone sleeps for good: someone must become the waiter for this deadline
+  } else {
+    // Nobody waits in the poller: get an idle worker there (Go's wakeNetPoller). The busy Ps
+    // may not look at their timers in time — a goroutine that computes never yields.
+    wakep();
   }
 }
 

@@ -34,6 +34,7 @@
 // to block (a channel hand-off), and then this P runs it next, hot in cache, with no wake-up at
 // all. Go wakes a worker on every ready, which is why its unbuffered ping-pong between two
 // goroutines costs a futex wake every few round trips.
+#include "net/netpoll.hpp"
 #include "os/clock.hpp"
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
@@ -173,8 +174,12 @@ void handoffp(P* p) {
     startm(p, true);
     return;
   }
-  std::lock_guard lock(sched.lock);
-  pidleput(p);
+  {
+    std::lock_guard lock(sched.lock);
+    pidleput(p);
+  }
+  // Its timers now have nobody to run them: make sure a worker waits for them (Go's handoffp).
+  if (const std::int64_t when = p->timers.earliest()) deadline_added(when);
 }
 
 void wake_all_for_stop() {

@@ -23,7 +23,9 @@ bool TimerHeap::remove_locked(TimerEntry* t) {
     sift_up(i);
     sift_down(last->index);
   }
-  t->heap.store(nullptr, std::memory_order_relaxed);
+  // Release: disarm() reads `heap` without the lock, and on seeing null must also see this
+  // heap's last reads of the entry (its owner may re-arm and rewrite it at once).
+  t->heap.store(nullptr, std::memory_order_release);
   changed();
   return true;
 }
@@ -65,7 +67,7 @@ void TimerHeap::discard() {
   {
     std::lock_guard guard(lock);
     armed.swap(heap_);
-    for (TimerEntry* t : armed) t->heap.store(nullptr, std::memory_order_relaxed);
+    for (TimerEntry* t : armed) t->heap.store(nullptr, std::memory_order_release);
     changed();
   }
   for (TimerEntry* t : armed)

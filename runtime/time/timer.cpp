@@ -83,8 +83,11 @@ void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseco
 
 // Stops s (lock held): true if a delivery was prevented.
 bool stop_locked(TimerState* s) {
-  s->entry.seq.store(++s->seq, std::memory_order_release);
+  // Disarm first, then bump seq. A fire popped from the heap before the disarm recorded the old
+  // seq and will do nothing; bumping first would let a pop that slips in between record the new
+  // seq, and that stale fire would deliver after stop() or reset() returned.
   if (disarm(&s->entry)) timer_release(s);  // the heap's reference
+  s->entry.seq.store(++s->seq, std::memory_order_release);
   bool prevented = s->pending;
   s->pending = false;
   if (s->ch && s->ch.try_recv()) prevented = true;  // delivered, not yet received: discard
@@ -124,9 +127,9 @@ bool timer_stop(TimerState* s) {
 }
 
 bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
+  std::lock_guard lock(s->lock);  // entry.period is written under it (arm_locked)
   if (s->entry.period > 0 && period.count() <= 0)
     throw std::invalid_argument("goro: a Ticker's period must be positive");
-  std::lock_guard lock(s->lock);
   const bool prevented = stop_locked(s);
   arm_locked(s, d, period);
   return prevented;

@@ -24,11 +24,12 @@ bool arm(TimerEntry* t) {
   const bool plain = !section.m() || !section.m()->curg;
   if (plain && !try_enter_external()) return false;
   TimerHeap* h = heap_for_caller(section.m());
+  const std::int64_t when = t->when;  // once armed, t is the heap's: a ticker's `when` moves on
   {
     std::lock_guard lock(h->lock);
     h->add_locked(t);
   }
-  timer_armed(t->when);
+  timer_armed(when);
   if (plain) leave_external();
   return true;
 }

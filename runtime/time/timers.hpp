@@ -8,7 +8,9 @@
 //   * the waiter: when a worker finds nothing to do and timers are pending anywhere, one worker —
 //     at most one at a time — blocks in epoll_wait until the earliest deadline instead of
 //     parking for good, then takes an idle P and runs what is due (net/netpoll.hpp). Arming a
-//     timer earlier than the one it sleeps for interrupts it (timer_armed).
+//     timer earlier than the one it sleeps for interrupts it; arming one while there is no
+//     waiter wakes an idle worker to become it (timer_armed), and so does a P handed off with
+//     timers (handoffp).
 #pragma once
 
 #include "time/heap.hpp"
