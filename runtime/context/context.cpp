@@ -31,7 +31,27 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> children;
   std::optional<Timer> timer;
 
-  ~ContextNode() { unlink_from_parent(); }
+  ~ContextNode() {
+    unlink_from_parent();
+    // Dropping the last reference to a long chain of contexts frees its ancestors one by one:
+    // do that in a loop here, not recursively through `parent`'s destructor, so the depth of a
+    // chain is not limited by the stack. (No goroutine switch can happen in between.)
+    thread_local std::vector<std::shared_ptr<ContextNode>>* releasing = nullptr;
+    if (!parent) return;
+    if (releasing) {
+      releasing->push_back(std::move(parent));  // the outermost destructor releases it
+      return;
+    }
+    std::vector<std::shared_ptr<ContextNode>> pending;
+    pending.push_back(std::move(parent));
+    releasing = &pending;
+    while (!pending.empty()) {
+      std::shared_ptr<ContextNode> p = std::move(pending.back());
+      pending.pop_back();
+      p.reset();  // may push p's parent
+    }
+    releasing = nullptr;
+  }
 
   void unlink_from_parent() {
     if (!parent) return;
@@ -40,11 +60,24 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   }
 
   void cancel(std::error_code why, bool unlink) {
+    // Iterative, not recursive: a deep tree must not exhaust the canceller's stack.
+    std::vector<std::shared_ptr<ContextNode>> descendants;
+    if (!finish(why, descendants)) return;
+    while (!descendants.empty()) {
+      std::shared_ptr<ContextNode> child = std::move(descendants.back());
+      descendants.pop_back();
+      child->finish(why, descendants);  // they unlink from us: done
+    }
+    if (unlink) unlink_from_parent();
+  }
+
+  // Marks this node done (false if it already was) and appends its live children to `out`.
+  bool finish(std::error_code why, std::vector<std::shared_ptr<ContextNode>>& out) {
     std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> kids;
     std::optional<Timer> t;
     {
       std::lock_guard guard(lock);
-      if (err) return;  // already done: done() is closed exactly once
+      if (err) return false;  // already done: done() is closed exactly once
       err = why;
       done.close();
       kids.swap(children);
@@ -52,8 +85,8 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     }
     if (t) t->stop();
     for (auto& [raw, weak] : kids)
-      if (auto child = weak.lock()) child->cancel(why, false);  // they unlink from us: done
-    if (unlink) unlink_from_parent();
+      if (auto child = weak.lock()) out.push_back(std::move(child));
+    return true;
   }
 };
 
