@@ -1,0 +1,1326 @@
+// tests/sync_test.cpp — Mutex, RWMutex, WaitGroup, Once, Cond and Semaphore: Go's sync tests
+// (mutex_test.go, rwmutex_test.go, waitgroup_test.go, once_test.go, cond_test.go) and
+// golang.org/x/sync/semaphore's, on goroutines, plain threads and both together; misuse; and
+// the deadlock report of a goroutine stuck on each primitive.
+#include "support.hpp"
+
+#include <goro/chan.hpp>
+#include <goro/select.hpp>
+#include <goro/sync.hpp>
+#include <goro/time.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace goro_test;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::size_t count_of(const std::string& s, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+  return n;
+}
+
+// Waits (from a goroutine) until goro::dump shows at least `count` goroutines parked with wait
+// reason `reason`. False after 20 s: the goroutines never blocked there.
+bool wait_parked(const std::string& reason, std::size_t count = 1) {
+  const auto give_up = Clock::now() + 20s;
+  while (Clock::now() < give_up) {
+    std::ostringstream out;
+    goro::dump(out);
+    if (count_of(out.str(), "[" + reason + ", ") >= count) return true;
+    goro::sleep_for(1ms);
+  }
+  return false;
+}
+
+// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s. Polls with short
+// sleeps, not yield(): the goroutines waited for may be sleeping themselves.
+bool wait_count(const std::atomic<long>& counter, long target) {
+  const auto give_up = Clock::now() + 20s;
+  while (counter.load() < target) {
+    if (Clock::now() > give_up) return false;
+    goro::sleep_for(50us);
+  }
+  return true;
+}
+
+void spin_for(std::chrono::nanoseconds d) {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until) {
+  }
+}
+
+std::string deadlock_report(goro::Config c, void (*main)()) {
+  try {
+    goro::run(c, main);
+  } catch (const goro::deadlock_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Mutex
+
+TEST_CASE("Mutex: mutual exclusion under heavy contention on every P") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      constexpr int kGoroutines = 16;
+      const long per = scaled(20000);
+      goro::Mutex mu;
+      long counter = 0;  // plain: only the mutex protects it
+      std::atomic<int> inside{0};
+      std::atomic<long> overlaps{0}, finished{0};
+      for (int g = 0; g < kGoroutines; ++g)
+        goro::go([&, g] {
+          for (long i = 0; i < per; ++i) {
+            // Every way in: lock(), lock_guard, unique_lock, and a try_lock loop.
+            auto body = [&] {
+              if (inside.fetch_add(1) != 0) ++overlaps;
+              ++counter;
+              if (i % 97 == 0) goro::yield();  // waiters pile up while the holder is off-CPU
+              inside.fetch_sub(1);
+            };
+            switch ((g + i) % 4) {
+              case 0: {
+                mu.lock();
+                body();
+                mu.unlock();
+                break;
+              }
+              case 1: {
+                std::lock_guard lock(mu);
+                body();
+                break;
+              }
+              case 2: {
+                std::unique_lock lock(mu);
+                body();
+                break;
+              }
+              default: {
+                while (!mu.try_lock()) goro::yield();
+                body();
+                mu.unlock();
+              }
+            }
+          }
+          ++finished;
+        });
+      REQUIRE(wait_count(finished, kGoroutines));
+      CHECK(overlaps.load() == 0);
+      std::lock_guard lock(mu);
+      CHECK(counter == kGoroutines * per);
+    });
+  });
+}
+
+TEST_CASE("Mutex: Lockable — lock_guard, unique_lock, scoped_lock, std::lock; try_lock") {
+  goro::run([] {
+    goro::Mutex a, b;
+    {
+      std::lock_guard lock(a);
+      CHECK(!a.try_lock());  // not recursive
+    }
+    CHECK(a.try_lock());
+    CHECK(!a.try_lock());
+    a.unlock();
+    {
+      std::unique_lock lock(a, std::try_to_lock);
+      CHECK(lock.owns_lock());
+      std::unique_lock other(b, std::defer_lock);
+      CHECK(!other.owns_lock());
+      other.lock();
+      CHECK(!b.try_lock());
+      lock.unlock();
+      CHECK(a.try_lock());
+      a.unlock();
+    }
+    {
+      std::scoped_lock both(a, b);  // std::lock's deadlock avoidance, through try_lock
+      CHECK(!a.try_lock());
+      CHECK(!b.try_lock());
+    }
+    CHECK(a.try_lock());
+    CHECK(b.try_lock());
+    a.unlock();
+    b.unlock();
+
+    // Two goroutines taking the same pair in opposite orders through std::lock never deadlock.
+    std::atomic<long> done{0};
+    for (int k = 0; k < 2; ++k)
+      goro::go([&, k] {
+        for (int i = 0; i < 2000; ++i) {
+          if (k == 0) std::lock(a, b);
+          else std::lock(b, a);
+          a.unlock();
+          b.unlock();
+        }
+        ++done;
+      });
+    REQUIRE(wait_count(done, 2));
+  });
+}
+
+TEST_CASE("Mutex: try_lock fails while another goroutine holds it; unlock may come from another goroutine") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      goro::chan<int> locked, release, unlocked;
+      goro::go([&] {
+        mu.lock();
+        locked.send(1);
+        release.recv();
+        mu.unlock();
+        unlocked.send(1);
+      });
+      locked.recv();
+      CHECK(!mu.try_lock());
+      release.send(1);
+      unlocked.recv();
+      CHECK(mu.try_lock());
+      // As in Go, a Mutex is not tied to a goroutine: another one may unlock it.
+      goro::chan<int> done;
+      goro::go([&] {
+        mu.unlock();
+        done.send(1);
+      });
+      done.recv();
+      CHECK(mu.try_lock());
+      mu.unlock();
+    });
+  });
+}
+
+TEST_CASE("Mutex: a blocked lock() waits for the holder, parked with its wait reason") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      std::atomic<bool> got{false};
+      mu.lock();
+      goro::go([&] {
+        mu.lock();
+        got = true;
+        mu.unlock();
+      });
+      REQUIRE(wait_parked("sync.Mutex.Lock"));
+      CHECK(!got.load());
+      mu.unlock();
+      const auto give_up = Clock::now() + 20s;
+      while (!got && Clock::now() < give_up) goro::sleep_for(1ms);
+      CHECK(got.load());
+    });
+  });
+}
+
+// Go's TestMutexFairness, measured: a goroutine that needs the lock now and then, while others
+// re-take it the moment they release it. In normal mode a woken waiter loses nearly every race
+// to a goroutine that is already running; starvation mode (after 1 ms of waiting) hands the lock
+// over directly, so its wait stays within a few hold times. Without starvation mode the victim
+// waits until the hammers give up (10 s), so the bound below fails.
+TEST_CASE("Mutex: starvation mode bounds the wait of a goroutine competing with hammers") {
+  each_procs([](goro::Config c) {
+    const auto worst = goro::run(c, [] {
+      goro::Mutex mu;
+      std::atomic<bool> stop{false};
+      std::atomic<long> hammers_done{0};
+      const auto give_up = Clock::now() + 10s;  // so a broken mutex fails the test, not hangs it
+      constexpr int kHammers = 4;
+      for (int h = 0; h < kHammers; ++h)
+        goro::go([&, h] {
+          while (!stop && Clock::now() < give_up) {
+            mu.lock();
+            if (h % 2 == 0) {
+              goro::sleep_for(100us);  // holder parked
+              mu.unlock();             // ... and straight back for more
+            } else {
+              spin_for(50us);  // holder running
+              mu.unlock();
+              goro::yield();  // goro does not preempt: let the others at this P
+            }
+          }
+          ++hammers_done;
+        });
+      goro::sleep_for(2ms);  // let the hammers get going
+      Clock::duration worst{};
+      for (int i = 0; i < 20; ++i) {
+        goro::sleep_for(100us);
+        const auto start = Clock::now();
+        mu.lock();
+        worst = std::max(worst, Clock::now() - start);
+        mu.unlock();
+      }
+      stop = true;
+      REQUIRE(wait_count(hammers_done, kHammers));
+      return worst;
+    });
+    MESSAGE("procs " << c.procs << ": worst wait "
+                     << std::chrono::duration_cast<std::chrono::microseconds>(worst).count() << " us");
+    CHECK(worst < 2s);  // typically a few ms
+  });
+}
+
+TEST_CASE("Mutex: plain threads and goroutines share one Mutex") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      long counter = 0;
+      std::atomic<int> inside{0};
+      std::atomic<long> overlaps{0}, finished{0};
+      const long per = scaled(20000);
+      auto work = [&] {
+        for (long i = 0; i < per; ++i) {
+          std::lock_guard lock(mu);
+          if (inside.fetch_add(1) != 0) ++overlaps;
+          ++counter;
+          inside.fetch_sub(1);
+        }
+        ++finished;
+      };
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 2; ++t) threads.emplace_back(work);
+      for (int g = 0; g < 6; ++g) goro::go(work);
+      REQUIRE(wait_count(finished, 8));
+      for (auto& t : threads) t.join();
+      CHECK(overlaps.load() == 0);
+      CHECK(counter == 8 * per);
+
+      // A plain thread blocks on a Mutex that a goroutine holds while it sleeps.
+      mu.lock();
+      std::atomic<bool> got{false};
+      std::thread t([&] {
+        mu.lock();
+        got = true;
+        mu.unlock();
+      });
+      goro::sleep_for(30ms);
+      CHECK(!got.load());
+      mu.unlock();
+      t.join();
+      CHECK(got.load());
+    });
+  });
+  // No runtime at all: threads only.
+  goro::Mutex mu;
+  long counter = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        std::lock_guard lock(mu);
+        ++counter;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(counter == 40000);
+}
+
+GORO_CHILD("mutex-unlock-unlocked") {
+  goro::run([] {
+    goro::Mutex mu;
+    mu.lock();
+    mu.unlock();
+    mu.unlock();
+  });
+  return 0;
+}
+
+GORO_CHILD("mutex-unlock-unlocked-thread") {
+  goro::Mutex mu;
+  mu.unlock();
+  return 0;
+}
+
+TEST_CASE("Mutex: unlock of an unlocked Mutex is a fatal error") {
+  for (const char* child : {"mutex-unlock-unlocked", "mutex-unlock-unlocked-thread"}) {
+    CAPTURE(child);
+    ChildResult r = run_child(child);
+    INFO(r.err);
+    CHECK(r.signal == SIGABRT);
+    CHECK(contains(r.err, "goro: fatal error: unlock of an unlocked goro::Mutex"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RWMutex
+
+TEST_CASE("RWMutex: readers share the lock") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      // Go's TestParallelReaders: every reader holds the lock until all of them do.
+      constexpr long kReaders = 10;
+      goro::RWMutex rw;
+      std::atomic<long> inside{0}, finished{0}, all_in{0};
+      for (long r = 0; r < kReaders; ++r)
+        goro::go([&, r] {
+          if (r % 2) rw.lock_shared();
+          else REQUIRE(rw.try_lock_shared());  // no writer anywhere: never fails
+          ++inside;
+          if (wait_count(inside, kReaders)) ++all_in;
+          rw.unlock_shared();
+          ++finished;
+        });
+      REQUIRE(wait_count(finished, kReaders));
+      CHECK(all_in.load() == kReaders);
+      CHECK(rw.try_lock());
+      rw.unlock();
+    });
+  });
+}
+
+TEST_CASE("RWMutex: writers exclude readers and each other (Go's HammerRWMutex)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::RWMutex rw;
+      std::atomic<long> activity{0}, bad{0}, finished{0};
+      long value = 0;  // written by writers only, read by readers
+      const long iterations = scaled(5000);
+      constexpr int kReaders = 10, kWriters = 3;
+      for (int w = 0; w < kWriters; ++w)
+        goro::go([&, w] {
+          for (long i = 0; i < iterations; ++i) {
+            if (w == 0 && i % 3 == 0) {
+              while (!rw.try_lock()) goro::yield();
+            } else {
+              rw.lock();
+            }
+            if (activity.fetch_add(10000) != 0) ++bad;
+            ++value;
+            if (i % 50 == 0) goro::yield();
+            if (activity.fetch_sub(10000) != 10000) ++bad;
+            rw.unlock();
+          }
+          ++finished;
+        });
+      for (int r = 0; r < kReaders; ++r)
+        goro::go([&, r] {
+          long last = 0;
+          for (long i = 0; i < iterations; ++i) {
+            std::shared_lock lock(rw, std::defer_lock);
+            if (r == 0 && i % 3 == 0) {
+              while (!lock.try_lock()) goro::yield();
+            } else {
+              lock.lock();
+            }
+            const long n = activity.fetch_add(1) + 1;
+            if (n >= 10000) ++bad;  // a writer is inside
+            if (value < last) ++bad;
+            last = value;
+            if (i % 50 == 0) goro::yield();
+            activity.fetch_sub(1);
+          }
+          ++finished;
+        });
+      REQUIRE(wait_count(finished, kReaders + kWriters));
+      CHECK(bad.load() == 0);
+      CHECK(value == kWriters * iterations);
+    });
+  });
+}
+
+// A waiting writer blocks new readers: shown without any timing. A reader holds the lock; a
+// writer blocks; from then on new readers — try_lock_shared and lock_shared — stay out until the
+// writer has had its turn.
+TEST_CASE("RWMutex: a waiting writer blocks new readers") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::RWMutex rw;
+      std::atomic<int> order{0};
+      std::atomic<int> writer_at{-1}, reader_at{-1};
+      goro::chan<int> done(2);
+      rw.lock_shared();
+      goro::go([&] {
+        rw.lock();
+        writer_at = order++;
+        rw.unlock();
+        done.send(1);
+      });
+      REQUIRE(wait_parked("sync.RWMutex.Lock"));
+      CHECK(!rw.try_lock_shared());  // Go: TryRLock fails while a writer is pending
+      CHECK(!rw.try_lock());
+      goro::go([&] {
+        std::shared_lock lock(rw);
+        reader_at = order++;
+        done.send(1);
+      });
+      REQUIRE(wait_parked("sync.RWMutex.RLock"));
+      CHECK(writer_at.load() == -1);
+      CHECK(reader_at.load() == -1);
+      rw.unlock_shared();  // the writer goes first, then the reader
+      done.recv();
+      done.recv();
+      CHECK(writer_at.load() == 0);
+      CHECK(reader_at.load() == 1);
+      CHECK(rw.try_lock_shared());
+      CHECK(rw.try_lock_shared());
+      CHECK(!rw.try_lock());
+      rw.unlock_shared();
+      rw.unlock_shared();
+      CHECK(rw.try_lock());
+      CHECK(!rw.try_lock_shared());
+      rw.unlock();
+    });
+  });
+}
+
+TEST_CASE("RWMutex: std::shared_lock, std::unique_lock, std::lock_guard; plain threads") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::RWMutex rw;
+      {
+        std::shared_lock a(rw);
+        std::shared_lock b(rw, std::try_to_lock);
+        CHECK(b.owns_lock());
+        std::unique_lock w(rw, std::try_to_lock);
+        CHECK(!w.owns_lock());
+      }
+      {
+        std::lock_guard w(rw);
+        std::shared_lock r(rw, std::try_to_lock);
+        CHECK(!r.owns_lock());
+      }
+      // Threads and goroutines, readers and writers, on one RWMutex.
+      long value = 0;
+      std::atomic<long> bad{0}, finished{0};
+      const long per = scaled(5000);
+      auto writer = [&] {
+        for (long i = 0; i < per; ++i) {
+          std::unique_lock lock(rw);
+          const long v = value;
+          value = v + 1;
+        }
+        ++finished;
+      };
+      auto reader = [&] {
+        long last = 0;
+        for (long i = 0; i < per; ++i) {
+          std::shared_lock lock(rw);
+          if (value < last) ++bad;
+          last = value;
+        }
+        ++finished;
+      };
+      std::thread t1(writer), t2(reader);
+      goro::go(writer);
+      goro::go(reader);
+      goro::go(reader);
+      REQUIRE(wait_count(finished, 5));
+      t1.join();
+      t2.join();
+      CHECK(bad.load() == 0);
+      CHECK(value == 2 * per);
+    });
+  });
+}
+
+GORO_CHILD("rwmutex-unlock-unlocked") {
+  goro::RWMutex rw;
+  rw.unlock();
+  return 0;
+}
+
+GORO_CHILD("rwmutex-unlock-shared-unlocked") {
+  goro::run([] {
+    goro::RWMutex rw;
+    rw.lock_shared();
+    rw.unlock_shared();
+    rw.unlock_shared();
+  });
+  return 0;
+}
+
+GORO_CHILD("rwmutex-unlock-shared-write-locked") {
+  goro::RWMutex rw;
+  rw.lock();
+  rw.unlock_shared();
+  return 0;
+}
+
+TEST_CASE("RWMutex: misuse is a fatal error") {
+  struct Case {
+    const char* child;
+    const char* message;
+  };
+  for (Case k : {Case{"rwmutex-unlock-unlocked", "unlock of an RWMutex not locked for writing"},
+                 Case{"rwmutex-unlock-shared-unlocked", "unlock_shared of an RWMutex not locked for reading"},
+                 Case{"rwmutex-unlock-shared-write-locked",
+                      "unlock_shared of an RWMutex not locked for reading"}}) {
+    CAPTURE(k.child);
+    ChildResult r = run_child(k.child);
+    INFO(r.err);
+    CHECK(r.signal == SIGABRT);
+    CHECK(contains(r.err, std::string("goro: fatal error: ") + k.message));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WaitGroup
+
+TEST_CASE("WaitGroup: wait returns when the counter reaches zero (Go's TestWaitGroup)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::WaitGroup wg1, wg2;
+      constexpr int n = 16;
+      wg1.add(n);
+      wg2.add(n);
+      goro::chan<int> exited(n);
+      for (int i = 0; i < n; ++i)
+        goro::go([&] {
+          wg1.done();
+          wg2.wait();
+          exited.send(1);
+        });
+      wg1.wait();
+      for (int i = 0; i < n; ++i) {
+        CHECK(!exited.try_recv());  // nobody passed wg2.wait() yet
+        wg2.done();
+      }
+      for (int i = 0; i < n; ++i) exited.recv();
+
+      goro::WaitGroup zero;
+      zero.wait();  // at zero: returns at once
+      zero.add(0);
+      zero.wait();
+    });
+  });
+}
+
+TEST_CASE("WaitGroup: many waiters, goroutines and threads, and every one sees the work") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::WaitGroup wg;
+      constexpr int kWorkers = 50, kWaiters = 20, kThreads = 3;
+      std::vector<int> results(kWorkers, 0);  // plain: wait() must order the workers' writes
+      std::atomic<long> waiters_ok{0}, waiters_done{0};
+      wg.add(kWorkers);
+      auto check = [&] {
+        wg.wait();
+        long ok = 1;
+        for (int i = 0; i < kWorkers; ++i)
+          if (results[static_cast<std::size_t>(i)] != i + 1) ok = 0;
+        waiters_ok += ok;
+        ++waiters_done;
+      };
+      for (int w = 0; w < kWaiters; ++w) goro::go(check);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) threads.emplace_back(check);
+      REQUIRE(wait_parked("sync.WaitGroup.Wait", kWaiters));
+      CHECK(waiters_done.load() == 0);
+      for (int i = 0; i < kWorkers; ++i)
+        goro::go([&, i] {
+          goro::yield();
+          results[static_cast<std::size_t>(i)] = i + 1;
+          wg.done();
+        });
+      wg.wait();
+      REQUIRE(wait_count(waiters_done, kWaiters + kThreads));
+      for (auto& t : threads) t.join();
+      CHECK(waiters_ok.load() == kWaiters + kThreads);
+    });
+  });
+}
+
+TEST_CASE("WaitGroup: reuse after wait returned") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::WaitGroup wg;
+      const int rounds = static_cast<int>(scaled(400));
+      long total = 0;
+      for (int round = 0; round < rounds; ++round) {
+        const int n = 1 + round % 7;
+        std::atomic<long> work{0};
+        wg.add(n);
+        for (int i = 0; i < n; ++i)
+          goro::go([&] {
+            ++work;
+            wg.done();
+          });
+        // A second waiter per round; the round ends only once it has returned (Go's rule:
+        // reuse only after every wait() of the previous round has returned).
+        goro::WaitGroup waiter_back;
+        waiter_back.add(1);
+        std::atomic<long> seen{-1};
+        goro::go([&] {
+          wg.wait();
+          seen = work.load();
+          waiter_back.done();
+        });
+        wg.wait();
+        CHECK(work.load() == n);
+        waiter_back.wait();
+        CHECK(seen.load() == n);
+        total += work;
+      }
+      CHECK(total > 0);
+    });
+  });
+}
+
+TEST_CASE("WaitGroup: a negative counter throws std::logic_error and leaves the group usable") {
+  goro::run([] {
+    goro::WaitGroup wg;
+    CHECK_THROWS_AS(wg.done(), std::logic_error);
+    CHECK_THROWS_AS(wg.add(-5), std::logic_error);
+    wg.wait();  // still zero
+    wg.add(2);
+    wg.done();
+    CHECK_THROWS_AS(wg.add(-2), std::logic_error);  // 1 - 2 < 0: refused, counter stays 1
+    goro::chan<int> passed(1);
+    goro::go([&] {
+      wg.wait();
+      passed.send(1);
+    });
+    REQUIRE(wait_parked("sync.WaitGroup.Wait"));
+    CHECK(!passed.try_recv());
+    wg.done();  // 1 -> 0
+    passed.recv();
+    CHECK_THROWS_AS(wg.done(), std::logic_error);
+    wg.add(1);
+    goro::go([&] { wg.done(); });
+    wg.wait();
+  });
+}
+
+TEST_CASE("WaitGroup: plain threads wait and are waited for, with and without a runtime") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::WaitGroup wg;
+      std::atomic<long> work{0};
+      wg.add(4);
+      std::vector<std::thread> threads;
+      std::atomic<long> registered{0};
+      for (int t = 0; t < 2; ++t)
+        threads.emplace_back([&] {
+          goro::go([] {});  // known to the deadlock detector as a possible waker from here on
+          ++registered;
+          std::this_thread::sleep_for(5ms);
+          ++work;
+          wg.done();
+        });
+      REQUIRE(wait_count(registered, 2));
+      for (int g = 0; g < 2; ++g)
+        goro::go([&] {
+          goro::sleep_for(5ms);
+          ++work;
+          wg.done();
+        });
+      std::atomic<long> thread_saw{0};
+      std::thread waiter([&] {
+        wg.wait();
+        thread_saw = work.load();
+      });
+      wg.wait();
+      CHECK(work.load() == 4);
+      waiter.join();
+      CHECK(thread_saw.load() == 4);
+      for (auto& t : threads) t.join();
+    });
+  });
+  goro::WaitGroup wg;
+  wg.add(3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&] {
+      std::this_thread::sleep_for(5ms);
+      wg.done();
+    });
+  wg.wait();
+  for (auto& t : threads) t.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Once
+
+TEST_CASE("Once: f runs exactly once under races; callers return only after it finished") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      for (int round = 0; round < 20; ++round) {
+        goro::Once once;
+        std::atomic<long> runs{0}, saw_effect{0}, finished{0};
+        int effect = 0;  // plain: call() must order f's writes before every caller's return
+        constexpr int kCallers = 32;
+        for (int i = 0; i < kCallers; ++i)
+          goro::go([&] {
+            once.call([&] {
+              ++runs;
+              if (round % 2) goro::sleep_for(1ms);  // others arrive while f runs
+              else goro::yield();
+              effect = 42;
+            });
+            if (effect == 42) ++saw_effect;
+            ++finished;
+          });
+        REQUIRE(wait_count(finished, kCallers));
+        CHECK(runs.load() == 1);
+        CHECK(saw_effect.load() == kCallers);
+        once.call([&] { ++runs; });
+        CHECK(runs.load() == 1);
+      }
+    });
+  });
+}
+
+TEST_CASE("Once: an exception propagates and the next caller runs f again") {
+  goro::run([] {
+    goro::Once once;
+    int calls = 0;
+    CHECK_THROWS_AS(once.call([&] {
+      ++calls;
+      throw std::runtime_error("first");
+    }), std::runtime_error);
+    CHECK_THROWS_WITH(once.call([&] {
+      ++calls;
+      throw std::runtime_error("second");
+    }), "second");
+    once.call([&] { ++calls; });
+    once.call([&] { ++calls; });
+    CHECK(calls == 3);
+  });
+  // Concurrent callers: while f runs and throws, the waiters wait; then one of them retries.
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Once once;
+      std::atomic<long> attempts{0}, threw{0}, ok{0}, finished{0};
+      int effect = 0;
+      constexpr int kCallers = 24;
+      for (int i = 0; i < kCallers; ++i)
+        goro::go([&] {
+          try {
+            once.call([&] {
+              const long n = ++attempts;
+              goro::sleep_for(2ms);
+              if (n <= 2) throw std::runtime_error("not yet");
+              effect = 7;
+            });
+            if (effect == 7) ++ok;
+          } catch (const std::runtime_error&) {
+            ++threw;
+          }
+          ++finished;
+        });
+      REQUIRE(wait_count(finished, kCallers));
+      CHECK(attempts.load() == 3);
+      CHECK(threw.load() == 2);  // only the callers that ran the failing f see its exception
+      CHECK(ok.load() == kCallers - 2);
+    });
+  });
+}
+
+TEST_CASE("Once: plain threads and goroutines, with and without a runtime") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Once once;
+      std::atomic<long> runs{0}, saw{0}, finished{0};
+      int effect = 0;
+      auto caller = [&] {
+        once.call([&] {
+          ++runs;
+          std::this_thread::sleep_for(2ms);  // blocks whatever runs it
+          effect = 1;
+        });
+        if (effect == 1) ++saw;
+        ++finished;
+      };
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 3; ++t) threads.emplace_back(caller);
+      for (int g = 0; g < 8; ++g) goro::go(caller);
+      REQUIRE(wait_count(finished, 11));
+      for (auto& t : threads) t.join();
+      CHECK(runs.load() == 1);
+      CHECK(saw.load() == 11);
+    });
+  });
+  goro::Once once;
+  std::atomic<long> runs{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&] { once.call([&] { ++runs; }); });
+  for (auto& t : threads) t.join();
+  CHECK(runs.load() == 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cond
+
+TEST_CASE("Cond: signal wakes exactly one waiter, broadcast wakes all (Go's TestCondSignal, TestCondBroadcast)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      goro::Cond cond(mu);
+      constexpr int n = 8;
+      int waiting = 0;
+      goro::chan<int> awake(n);
+      for (int i = 0; i < n; ++i)
+        goro::go([&, i] {
+          std::lock_guard lock(mu);
+          ++waiting;
+          cond.wait();
+          awake.send(i);
+        });
+      // Each waiter counted itself under the lock before wait(): once all have, all wait. (We
+      // yield holding the lock: the waiters queue on the Mutex and must still all get in.)
+      const auto give_up = Clock::now() + 20s;
+      for (;;) {
+        std::lock_guard lock(mu);
+        if (waiting == n) break;
+        REQUIRE(Clock::now() < give_up);
+        goro::yield();
+      }
+      for (int i = 0; i < n / 2; ++i) {
+        cond.signal();
+        awake.recv();
+        goro::sleep_for(10ms);  // had signal woken more than one, it would show up here
+        CHECK(!awake.try_recv());
+      }
+      cond.broadcast();
+      for (int i = 0; i < n - n / 2; ++i) awake.recv();
+      cond.signal();     // nobody waits: nothing happens, and it is not remembered
+      cond.broadcast();
+      goro::chan<int> late(1);
+      goro::go([&] {
+        std::lock_guard lock(mu);
+        cond.wait();
+        late.send(1);
+      });
+      REQUIRE(wait_parked("sync.Cond.Wait"));
+      CHECK(!late.try_recv());
+      cond.signal();
+      late.recv();
+    });
+  });
+}
+
+TEST_CASE("Cond: signal wakes waiters in the order they began waiting (Go's TestCondSignalGenerations)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      goro::Cond cond(mu);
+      constexpr int n = 50;
+      goro::chan<int> running, awake;
+      for (int i = 0; i < n; ++i) {
+        goro::go([&, i] {
+          std::unique_lock lock(mu);
+          running.send(i);  // still holding mu: the next one cannot start waiting before us
+          cond.wait();
+          lock.unlock();
+          awake.send(i);
+        });
+        CHECK(running.recv() == i);
+      }
+      for (int i = 0; i < n; ++i) {
+        cond.signal();
+        CHECK(awake.recv() == i);
+      }
+    });
+  });
+}
+
+TEST_CASE("Cond: no wake-up is lost between unlocking and blocking (stress)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      // Ping-pong on one Cond: every round trip depends on a signal sent right after the other
+      // side unlocked. A lost signal leaves both waiting: a deadlock, which run reports.
+      goro::Mutex mu;
+      goro::Cond cond(mu);
+      long turn = 0;
+      const long rounds = scaled(20000);
+      std::atomic<long> finished{0};
+      for (int side = 0; side < 2; ++side)
+        goro::go([&, side] {
+          for (long r = 0; r < rounds; ++r) {
+            std::unique_lock lock(mu);
+            while (turn % 2 != side) cond.wait();
+            ++turn;
+            cond.signal();
+          }
+          ++finished;
+        });
+      REQUIRE(wait_count(finished, 2));
+      CHECK(turn == 2 * rounds);
+
+      // A bounded queue: producers and consumers on two conditions, many of each.
+      goro::Cond not_empty(mu), not_full(mu);
+      std::vector<long> queue;
+      long consumed = 0, sum = 0;
+      const long per = scaled(5000);
+      constexpr int kProducers = 4, kConsumers = 4;
+      std::atomic<long> done{0};
+      for (int p = 0; p < kProducers; ++p)
+        goro::go([&] {
+          for (long i = 1; i <= per; ++i) {
+            std::unique_lock lock(mu);
+            while (queue.size() >= 4) not_full.wait();
+            queue.push_back(i);
+            not_empty.signal();
+          }
+          ++done;
+        });
+      for (int k = 0; k < kConsumers; ++k)
+        goro::go([&] {
+          for (;;) {
+            std::unique_lock lock(mu);
+            while (queue.empty() && consumed < kProducers * per) not_empty.wait();
+            if (consumed == kProducers * per) {
+              not_empty.broadcast();  // let the other consumers see the end
+              break;
+            }
+            sum += queue.back();
+            queue.pop_back();
+            ++consumed;
+            not_full.signal();
+            if (consumed == kProducers * per) not_empty.broadcast();
+          }
+          ++done;
+        });
+      REQUIRE(wait_count(done, kProducers + kConsumers));
+      CHECK(sum == kProducers * per * (per + 1) / 2);
+    });
+  });
+}
+
+TEST_CASE("Cond: plain threads and goroutines wait and signal") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      goro::Cond cond(mu);
+      int generation = 0, waiting = 0;
+      std::atomic<long> woken{0};
+      auto waiter = [&] {
+        std::unique_lock lock(mu);
+        ++waiting;  // counted under the lock, before wait() takes its ticket and unlocks
+        while (generation == 0) cond.wait();
+        ++woken;
+      };
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 3; ++t) threads.emplace_back(waiter);
+      for (int g = 0; g < 5; ++g) goro::go(waiter);
+      for (;;) {
+        {
+          std::lock_guard lock(mu);
+          if (waiting == 8) break;
+        }
+        goro::sleep_for(1ms);
+      }
+      CHECK(woken.load() == 0);
+      std::thread signaller([&] {  // a plain thread wakes them all
+        std::lock_guard lock(mu);
+        ++generation;
+        cond.broadcast();
+      });
+      REQUIRE(wait_count(woken, 8));
+      signaller.join();
+      for (auto& t : threads) t.join();
+
+      // A thread waits, a goroutine signals; then the other way round.
+      bool flag = false;
+      std::thread t([&] {
+        std::unique_lock lock(mu);
+        while (!flag) cond.wait();
+        flag = false;
+        cond.signal();
+      });
+      goro::sleep_for(5ms);
+      {
+        std::unique_lock lock(mu);
+        flag = true;
+        cond.signal();
+        while (flag) cond.wait();
+      }
+      t.join();
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semaphore
+
+TEST_CASE("Semaphore: weighted acquire, release and try_acquire") {
+  goro::run([] {
+    goro::Semaphore sem(10);
+    sem.acquire(3);
+    sem.acquire(7);
+    CHECK(!sem.try_acquire());
+    CHECK(sem.try_acquire(0));
+    sem.release(3);
+    CHECK(!sem.try_acquire(4));
+    CHECK(sem.try_acquire(3));
+    sem.release(10);
+    CHECK(sem.try_acquire(10));
+    sem.release(5);
+    sem.release(5);
+    goro::chan<int> got(1);
+    sem.acquire(6);
+    goro::go([&] {
+      sem.acquire(5);
+      got.send(1);
+    });
+    REQUIRE(wait_parked("semaphore acquire"));
+    CHECK(!got.try_recv());
+    sem.release(1);  // 5 free now
+    got.recv();
+    sem.release(10);
+  });
+}
+
+TEST_CASE("Semaphore: never more units out than it has (stress, goroutines and threads)") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      constexpr std::int64_t kSize = 10;
+      goro::Semaphore sem(kSize);
+      std::atomic<std::int64_t> out{0};
+      std::atomic<long> over{0}, finished{0};
+      const long per = scaled(4000);
+      auto worker = [&](int seed) {
+        for (long i = 0; i < per; ++i) {
+          const std::int64_t n = 1 + (seed * 7 + i) % 4;
+          if (i % 5 == 0) {
+            if (!sem.try_acquire(n)) continue;
+          } else {
+            sem.acquire(n);
+          }
+          if (out.fetch_add(n) + n > kSize) ++over;
+          if (i % 11 == 0) goro::yield();
+          out.fetch_sub(n);
+          sem.release(n);
+        }
+        ++finished;
+      };
+      std::thread t(worker, 99);
+      for (int g = 0; g < 12; ++g) goro::go(worker, g);
+      REQUIRE(wait_count(finished, 13));
+      t.join();
+      CHECK(over.load() == 0);
+      CHECK(sem.try_acquire(kSize));  // everything came back
+    });
+  });
+}
+
+// FIFO: the oldest waiter is served first, and while it cannot be, nobody behind it is —
+// shown without timing.
+TEST_CASE("Semaphore: a large acquire is served before later small ones") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Semaphore sem(10);
+      std::atomic<int> order{0}, big_at{-1}, small_at{-1};
+      goro::chan<int> done(2);
+      sem.acquire(1);
+      goro::go([&] {
+        sem.acquire(10);
+        big_at = order++;
+        sem.release(10);
+        done.send(1);
+      });
+      REQUIRE(wait_parked("semaphore acquire"));
+      CHECK(!sem.try_acquire(1));  // 9 are free, but the big one is first in line
+      goro::go([&] {
+        sem.acquire(2);
+        small_at = order++;
+        sem.release(2);
+        done.send(1);
+      });
+      REQUIRE(wait_parked("semaphore acquire", 2));
+      CHECK(big_at.load() == -1);
+      CHECK(small_at.load() == -1);
+      sem.release(1);
+      done.recv();
+      done.recv();
+      CHECK(big_at.load() == 0);
+      CHECK(small_at.load() == 1);
+    });
+  });
+}
+
+// The same with a stream of small acquirers that keep units busy all the time (x/sync's
+// TestLargeAcquireDoesntStarve): the large acquire gets through within a generous bound.
+TEST_CASE("Semaphore: a large acquire is not starved by a stream of small ones") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      constexpr std::int64_t kSize = 8;
+      goro::Semaphore sem(kSize);
+      std::atomic<bool> stop{false};
+      std::atomic<long> smalls_done{0}, small_rounds{0};
+      const auto give_up = Clock::now() + 10s;
+      for (int g = 0; g < 2 * kSize; ++g)
+        goro::go([&, g] {
+          while (!stop && Clock::now() < give_up) {
+            sem.acquire(1);
+            ++small_rounds;
+            if (g % 2) goro::sleep_for(50us);
+            else goro::yield();
+            sem.release(1);
+          }
+          ++smalls_done;
+        });
+      REQUIRE(wait_count(small_rounds, 100));
+      const auto start = Clock::now();
+      sem.acquire(kSize);
+      const auto waited = Clock::now() - start;
+      sem.release(kSize);
+      stop = true;
+      REQUIRE(wait_count(smalls_done, 2 * kSize));
+      CHECK(waited < 5s);  // starved, it would wait for the 10 s give-up
+    });
+  });
+}
+
+TEST_CASE("Semaphore: misuse throws, and the semaphore stays usable") {
+  CHECK_THROWS_AS(goro::Semaphore(-1), std::invalid_argument);
+  goro::run([] {
+    goro::Semaphore sem(4);
+    CHECK_THROWS_AS(sem.acquire(5), std::invalid_argument);  // could never be satisfied
+    CHECK_THROWS_AS(sem.acquire(-1), std::invalid_argument);
+    CHECK(!sem.try_acquire(5));
+    CHECK(!sem.try_acquire(-1));
+    CHECK_THROWS_AS(sem.release(1), std::logic_error);  // nothing held
+    sem.acquire(2);
+    CHECK_THROWS_AS(sem.release(3), std::logic_error);
+    CHECK_THROWS_AS(sem.release(-1), std::logic_error);
+    sem.release(2);
+    CHECK(sem.try_acquire(4));
+    sem.release(4);
+  });
+}
+
+TEST_CASE("Semaphore: plain threads, with and without a runtime") {
+  goro::run([] {
+    goro::Semaphore sem(1);
+    sem.acquire();
+    std::atomic<bool> got{false};
+    std::thread t([&] {
+      sem.acquire();
+      got = true;
+      sem.release();
+    });
+    goro::sleep_for(20ms);
+    CHECK(!got.load());
+    sem.release();
+    t.join();
+    CHECK(got.load());
+  });
+  goro::Semaphore sem(2);
+  std::atomic<int> out{0}, over{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        sem.acquire();
+        if (++out > 2) ++over;
+        --out;
+        sem.release();
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(over.load() == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A goroutine stuck on a primitive is a deadlock, reported with the primitive's wait reason.
+
+TEST_CASE("deadlock on each primitive is reported with its wait reason") {
+  struct Case {
+    const char* reason;
+    void (*main)();
+  };
+  const Case cases[] = {
+      {"sync.Mutex.Lock",
+       [] {
+         goro::Mutex mu;
+         mu.lock();
+         mu.lock();
+       }},
+      {"sync.RWMutex.Lock",
+       [] {
+         goro::RWMutex rw;
+         rw.lock_shared();
+         rw.lock();
+       }},
+      {"sync.RWMutex.RLock",
+       [] {
+         goro::RWMutex rw;
+         rw.lock();
+         rw.lock_shared();
+       }},
+      {"sync.WaitGroup.Wait",
+       [] {
+         goro::WaitGroup wg;
+         wg.add(1);
+         wg.wait();
+       }},
+      {"sync.Cond.Wait",
+       [] {
+         goro::Mutex mu;
+         goro::Cond cond(mu);
+         std::lock_guard lock(mu);
+         cond.wait();
+       }},
+      {"sync.Once.Do",
+       [] {
+         goro::Once once;
+         once.call([&] { once.call([] {}); });  // f calls its own Once
+       }},
+      {"semaphore acquire",
+       [] {
+         goro::Semaphore sem(1);
+         sem.acquire();
+         sem.acquire();
+       }},
+  };
+  each_procs([&](goro::Config c) {
+    for (const Case& k : cases) {
+      CAPTURE(k.reason);
+      const std::string report = deadlock_report(c, k.main);
+      INFO(report);
+      CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
+      CHECK(contains(report, std::string("goroutine 1 [") + k.reason + ", "));
+    }
+  });
+}
+
+TEST_CASE("no deadlock while the holder of a Mutex sleeps or a plain thread will release it") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      goro::chan<int> holding;
+      goro::go([&] {
+        mu.lock();
+        holding.send(1);
+        goro::sleep_for(250ms);  // longer than the deadlock detector's grace period
+        mu.unlock();
+      });
+      holding.recv();
+      mu.lock();  // every goroutine is blocked, but a timer is pending
+      mu.unlock();
+
+      goro::WaitGroup wg;
+      wg.add(1);
+      std::atomic<bool> registered{false};
+      std::thread t([&] {
+        goro::go([] {});  // a plain thread that uses goro counts as a possible waker from now on
+        registered = true;
+        std::this_thread::sleep_for(250ms);
+        wg.done();
+      });
+      while (!registered) goro::yield();
+      wg.wait();
+      t.join();
+    });
+  });
+}
