@@ -101,9 +101,12 @@ class Poller {
   std::atomic<int> waiters_{0};
   std::atomic<std::int64_t> last_poll_{0};
 
+  // PollDescs live as long as the process (a late caller may still look at one after its socket
+  // closed, socket.cpp), so the list of them is never destroyed either: static destruction at
+  // exit would otherwise leave them unreachable, and LeakSanitizer would call them leaks.
   std::mutex pool_mu_;
   PollDesc* free_ = nullptr;
-  std::vector<PollDesc*> all_;
+  std::vector<PollDesc*>& all_ = *new std::vector<PollDesc*>;
 };
 
 extern Poller poller;
