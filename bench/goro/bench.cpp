@@ -2,12 +2,18 @@
 // public API exactly as its peers write them (Go: bench/go/*.go, Boost.Fiber:
 // bench/boostfiber/bench.cpp), doing the same work.
 //
-// Usage: goro_bench <workload> [--procs N] [--n N] [--addr HOST:PORT]
+// Usage: goro_bench <workload> [--procs N] [--n N] [--addr HOST:PORT] [--conns N] [--seconds S]
 //   workloads: spawn skynet pingpong chan_mpmc select yield fib mutex sleep idle_mem
-//   (echo-server, echo-client and http-server come with goro's net package: until then they,
-//   and unknown workloads, exit with status 3 and no output).
+//              echo-server echo-client (unknown workloads exit with status 3 and no output;
+//              the http workload's server is examples/http_server)
 // --procs N sets goro::Config::procs (absent or 0: goro's default, every PU of the process's CPU
-// set); --n is the number of goroutines of idle_mem (default 100000); --addr is for the servers.
+// set); --n is the number of goroutines of idle_mem (default 100000).
+// echo-server --addr A (default 127.0.0.1:0): goroutine-per-connection TCP echo; prints
+//   "LISTENING host:port" once listening, exits 0 on SIGINT/SIGTERM (like bench/go/servers.go).
+// echo-client --addr A --conns N --seconds S (default 100 connections, 5 s): the load generator
+//   of the echo workload, for goro's server and its peers alike. Each connection sends a 64-byte
+//   message and waits for its whole echo before sending the next; prints
+//   RESULT echo msgs_per_s=<echoes per second, all connections> p99_us=<round trip> ...
 //
 // tools/bench (tools/benchlib/runner.py) runs `goro_bench <workload> <args>` once per case and
 // repetition, side by side with the peers, and reads the single line it prints:
@@ -16,9 +22,14 @@
 // Only the work is timed (steady_clock), inside goro::run; peak RSS is getrusage's ru_maxrss.
 #include <goro/goro.hpp>
 
+#include "server.hpp"  // examples/: the accept loop of echo-server
+
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +40,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -41,6 +53,9 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   unsigned procs = 0;
   long n = 100000;
+  std::string addr = "127.0.0.1:0";  // echo-server, echo-client
+  long conns = 100;                  // echo-client
+  double seconds = 5;                // echo-client
 };
 
 // A wrong result: thrown out of the workload (goroutine 1), rethrown by goro::run, reported by
@@ -294,6 +309,94 @@ void bench_idle_mem(const Options& o) {
   std::printf("RESULT idle_mem peak_rss_kb=%ld peak_rss_bytes=%ld n=%ld\n", rss, rss * 1024, n);
 }
 
+// echo-server: goroutine-per-connection TCP echo (read into a 4 KiB buffer, write back what was
+// read, until EOF), as bench/go/servers.go; the accept loop and the stop on SIGINT/SIGTERM are
+// examples/server.hpp's.
+void echo_conn(goro::net::Conn conn) {
+  std::byte buf[4096];
+  try {
+    while (std::size_t n = conn.read(buf)) conn.write({buf, n});
+  } catch (const std::system_error&) {  // reset by the client
+  }
+}
+
+sigset_t echo_server_signals;  // blocked by main before goro::run: its worker threads inherit that
+
+void bench_echo_server(const Options& o) { example::serve(o.addr, echo_conn, echo_server_signals); }
+
+// echo-client: --conns goroutines, one connection each, all dialled before the clock starts.
+// Each sends a 64-byte message (its connection and sequence number in the first bytes), reads
+// until the 64 bytes are back, checks them, and records the round trip (steady_clock), until
+// --seconds have passed. Throughput: echoes of all connections / wall time; p99 over every
+// round trip.
+void bench_echo_client(const Options& o) {
+  constexpr std::size_t msg_size = 64;
+  const long conns = o.conns;
+  if (conns < 1 || o.seconds <= 0) fail("echo-client needs --conns >= 1 and --seconds > 0");
+  std::vector<goro::net::Conn> links(conns);
+  for (long c = 0; c < conns; ++c) {
+    try {
+      links[c] = goro::net::dial(o.addr);
+    } catch (const std::system_error& e) {
+      fail("echo-client: dial %s (connection %ld): %s", o.addr.c_str(), c, e.what());
+    }
+  }
+  std::vector<std::vector<std::uint32_t>> rtts(conns);  // round trips in ns, per connection
+  for (auto& r : rtts) r.reserve(1 << 16);
+  std::atomic<long> bad{-1};  // a connection whose echo was wrong
+  goro::WaitGroup wg;
+  const auto start = Clock::now();
+  const auto stop = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  wg.add(conns);
+  for (long c = 0; c < conns; ++c)
+    goro::go([&, c] {
+      const goro::net::Conn& conn = links[c];
+      std::vector<std::uint32_t>& rtt = rtts[c];
+      char msg[msg_size], echo[msg_size];
+      for (std::size_t i = 0; i < msg_size; ++i) msg[i] = static_cast<char>('a' + i % 26);
+      std::memcpy(msg, &c, sizeof c);
+      try {
+        for (std::uint64_t seq = 0;; ++seq) {
+          std::memcpy(msg + sizeof c, &seq, sizeof seq);
+          const auto sent = Clock::now();
+          conn.write(std::string_view(msg, msg_size));
+          for (std::size_t got = 0; got < msg_size;) {
+            std::size_t n = conn.read(std::span(echo + got, msg_size - got));
+            if (n == 0) throw std::runtime_error("the server closed the connection");
+            got += n;
+          }
+          const auto now = Clock::now();
+          if (std::memcmp(msg, echo, msg_size) != 0) {
+            bad = c;
+            break;
+          }
+          rtt.push_back(static_cast<std::uint32_t>(
+              std::min<std::int64_t>(std::chrono::nanoseconds(now - sent).count(), UINT32_MAX)));
+          if (now >= stop) break;
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo-client: connection %ld: %s\n", c, e.what());
+        bad = c;
+      }
+      wg.done();
+    });
+  wg.wait();
+  const double seconds = ns_since(start) / 1e9;
+  for (auto& conn : links) conn.close();
+  if (bad >= 0) fail("echo-client: connection %ld failed (wrong echo or error, see above)", bad.load());
+  std::vector<std::uint32_t> all;
+  for (auto& r : rtts) all.insert(all.end(), r.begin(), r.end());
+  if (all.empty()) fail("echo-client: no echo in %.3f s", seconds);
+  auto at = [&all](double q) {
+    auto nth = all.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(all.size() - 1));
+    std::nth_element(all.begin(), nth, all.end());
+    return *nth / 1e3;
+  };
+  const double p50 = at(0.50), p99 = at(0.99);
+  std::printf("RESULT echo msgs_per_s=%.3f p99_us=%.3f p50_us=%.3f msgs=%zu conns=%ld\n",
+              static_cast<double>(all.size()) / seconds, p99, p50, all.size(), conns);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
@@ -301,14 +404,17 @@ int main(int argc, char** argv) {
       {"spawn", bench_spawn},         {"skynet", bench_skynet}, {"pingpong", bench_pingpong},
       {"chan_mpmc", bench_chan_mpmc}, {"select", bench_select}, {"yield", bench_yield},
       {"fib", bench_fib},             {"mutex", bench_mutex},   {"sleep", bench_sleep},
-      {"idle_mem", bench_idle_mem},
+      {"idle_mem", bench_idle_mem},   {"echo-server", bench_echo_server},
+      {"echo-client", bench_echo_client},
   };
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <workload> [--procs N] [--n N] [--addr HOST:PORT]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <workload> [--procs N] [--n N] [--addr HOST:PORT] [--conns N] "
+                 "[--seconds S]\n",
+                 argv[0]);
     return 2;
   }
-  // Unsupported here: echo-server, echo-client and http-server, which come with goro's net
-  // package (goro/net.hpp, not written yet); and unknown workloads.
+  // Unsupported here: unknown workloads (http-server is examples/http_server).
   auto it = workloads.find(argv[1]);
   if (it == workloads.end()) return 3;
   Options o;
@@ -321,12 +427,15 @@ int main(int argc, char** argv) {
     };
     if (const char* v = value("--procs")) o.procs = std::strtoul(v, nullptr, 10);
     else if (const char* v = value("--n")) o.n = std::strtol(v, nullptr, 10);
-    else if (value("--addr")) continue;  // for the servers
+    else if (const char* v = value("--addr")) o.addr = v;
+    else if (const char* v = value("--conns")) o.conns = std::strtol(v, nullptr, 10);
+    else if (const char* v = value("--seconds")) o.seconds = std::strtod(v, nullptr);
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
     }
   }
+  if (it->first == "echo-server") echo_server_signals = example::block_stop_signals();
   goro::Config config;
   config.procs = o.procs;
   try {

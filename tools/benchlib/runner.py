@@ -1,10 +1,13 @@
 """Running benchmark programs: one attempt of one case on one runtime, and the whole suite.
 
 A plain workload is one process: `<bench> <workload> <args>` prints one line
-`RESULT <workload> <metric>=<value> ...` and exits 0; exit 3 means "not supported"; any other
-exit, a timeout or a missing/garbled RESULT line is a failure. The server workloads start the
-runtime's server (which prints `LISTENING host:port`), check one answer by hand, load it
-(goro's echo client, or wrk), then stop it with SIGTERM.
+`RESULT <workload> <metric>=<value> ...` and exits 0; exit 3 means "not supported"; exit 4 means
+"this machine cannot run it" (a limit it may not raise; the program says why on stderr); any
+other exit, a timeout or a missing/garbled RESULT line is a failure. The server workloads start
+the runtime's server (which prints `LISTENING host:port`), check one answer by hand, load it
+(goro's echo client, or wrk), then stop it with SIGTERM. conn100k runs goro_conn100k, which
+starts the runtime's echo server itself, holds 100,000 connections open to it and reports the
+server's memory.
 """
 import os
 import re
@@ -126,14 +129,17 @@ def run_program(argv, timeout):
         raise
     if proc.returncode == 3:
         raise Unsupported("not supported (exit 3)")
+    if proc.returncode == 4:
+        raise Unsupported(tail(err, 1).rstrip(".") or "this machine cannot run it (exit 4)")
     if proc.returncode != 0:
         raise failure(describe_exit(proc.returncode), argv, err)
     return out
 
 
-def parse_result(stdout, workload, metrics):
+def parse_result(stdout, workload, metrics, labels=()):
     """The {metric: value} of the single `RESULT <workload> k=v ...` line; Failure if absent,
-    repeated, for another workload, or missing one of `metrics`."""
+    repeated, for another workload, or missing one of `metrics`. Words whose key is in `labels`
+    (e.g. server=goro) are not numbers and are skipped."""
     lines = [l.split() for l in stdout.splitlines() if l.startswith("RESULT ")]
     if len(lines) != 1:
         raise Failure(f"expected one RESULT line, got {len(lines)}:\n{tail(stdout)}")
@@ -143,6 +149,8 @@ def parse_result(stdout, workload, metrics):
     values = {}
     for word in words[2:]:
         key, sep, value = word.partition("=")
+        if key in labels:
+            continue
         try:
             values[key] = float(value)
         except ValueError:
@@ -302,7 +310,13 @@ def run_http(case, rt, build_dir, timeout):
     return parse_wrk(out)
 
 
-RUNNERS = {"plain": run_plain, "echo": run_echo, "http": run_http}
+def run_conn100k(case, rt, build_dir, timeout):
+    server = program(build_dir, rt.bench) + ["echo-server", "--addr", "127.0.0.1:0"]
+    argv = program(build_dir, spec.CONN100K) + ["--server", rt.key, "--", *server]
+    return parse_result(run_program(argv, timeout), "conn100k", case.metrics, labels=("server",))
+
+
+RUNNERS = {"plain": run_plain, "echo": run_echo, "http": run_http, "conn100k": run_conn100k}
 
 
 def attempt(case, rt, build_dir, timeout):

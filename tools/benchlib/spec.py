@@ -24,11 +24,12 @@ class Runtime:
 
 
 GORO_BENCH = "bench/goro/goro_bench"
-GORO_HTTP_SERVER = "examples/http_server"   # goro's HTTP example (not written yet)
+GORO_HTTP_SERVER = "examples/http_server"   # goro's HTTP example
+GORO_CONN100K = "bench/goro/goro_conn100k"  # holds 100,000 connections open against a server
 
 # Programs that may not exist yet: when missing they are shown as "—" (not built yet). Any other
 # missing program (a peer) is a failure.
-PENDING_PROGRAMS = {GORO_BENCH, GORO_HTTP_SERVER}
+PENDING_PROGRAMS = {GORO_BENCH, GORO_HTTP_SERVER, GORO_CONN100K}
 
 RUNTIMES = [
     Runtime("goro", "goro", GORO_BENCH, GORO_HTTP_SERVER),
@@ -38,11 +39,13 @@ RUNTIMES = [
 
 # ---------------------------------------------------------------------------------------------
 # Cases: what is run. kind "plain" runs `<bench> <workload> <args>` and reads its RESULT line;
-# "echo" and "http" start the runtime's server and load it (see runner.py).
+# "echo" and "http" start the runtime's server and load it; "conn100k" runs goro_conn100k, which
+# starts the runtime's echo server itself and holds 100,000 connections open to it (see runner.py).
 # ---------------------------------------------------------------------------------------------
 
 ECHO_CLIENT = [GORO_BENCH, "echo-client", "--conns", "100", "--seconds", "5"]   # + --addr host:port
 WRK = ["wrk", "-t1", "-c100", "-d5s", "--latency"]                              # + http://host:port/
+CONN100K = [GORO_CONN100K, "--conns", "100000", "--seconds", "60"]   # + --server key -- <echo server>
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Case:
     workload: str                  # the name given on tools/bench's command line
     args: tuple = ()               # extra arguments for the program
     metrics: tuple = ()            # metrics the RESULT line must carry
-    kind: str = "plain"            # "plain" | "echo" | "http"
+    kind: str = "plain"            # "plain" | "echo" | "http" | "conn100k"
 
     def title(self):
         return " ".join((self.workload,) + self.args)
@@ -74,6 +77,8 @@ CASES = [
     Case("idle_mem/1M", "idle_mem", ("--n", "1000000"), ("peak_rss_kb",)),
     Case("echo", "echo", metrics=("msgs_per_s", "p99_us"), kind="echo"),
     Case("http", "http", metrics=("requests_per_s", "p99_us"), kind="http"),
+    Case("conn100k", "conn100k", metrics=("bytes_per_conn", "peak_rss_kb", "base_rss_kb"),
+         kind="conn100k"),
 ]
 
 WORKLOADS = list(dict.fromkeys(c.workload for c in CASES))   # in order, for the command line
@@ -133,6 +138,8 @@ FIGURES = [
     Figure("http/rate", "http, throughput", "requests/s", ("http",), metric("http", "requests_per_s"),
            higher_is_better=True, chart_label="http, time per request"),
     Figure("http/p99", "http, p99 latency", "µs", ("http",), metric("http", "p99_us")),
+    Figure("conn100k", "100k connections, server RSS", "B/connection", ("conn100k",),
+           metric("conn100k", "bytes_per_conn")),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -161,6 +168,7 @@ BARS = [
     ("echo/p99",       "go",          "<=", 1.0),
     ("http/rate",      "go",          ">=", 1.3),
     ("http/p99",       "go",          "<=", 1.0),
+    ("conn100k",       "go",          "<=", 1.0),
 ]
 
 # ---------------------------------------------------------------------------------------------
