@@ -47,17 +47,10 @@ void Cond::broadcast() {
   WaitQ q(waiters_);
   q.lock();
   notify_ticket_ = wait_ticket_;
-  SyncWaiter* woken = nullptr;
-  while (SyncWaiter* w = q.pop_front()) {
-    w->next = woken;
-    woken = w;
-  }
+  WakeList woken;
+  q.take_all(woken);
   q.unlock();
-  while (woken) {
-    SyncWaiter* w = woken;
-    woken = w->next;
-    w->party.wake();
-  }
+  woken.wake_all();
 }
 
 }  // namespace goro

@@ -33,17 +33,10 @@ void Once::end(bool done) {
   q.lock();
   state_.store(done ? kDone : kIdle, std::memory_order_release);
   // Done: everyone returns. Failed: everyone looks again; the first one in runs f.
-  SyncWaiter* woken = nullptr;
-  while (SyncWaiter* w = q.pop_front()) {
-    w->next = woken;
-    woken = w;
-  }
+  WakeList woken;
+  q.take_all(woken);
   q.unlock();
-  while (woken) {
-    SyncWaiter* w = woken;
-    woken = w->next;  // before waking: w lives on its owner's stack
-    w->party.wake();
-  }
+  woken.wake_all();
 }
 
 }  // namespace goro

@@ -47,22 +47,15 @@ void Semaphore::release(std::int64_t n) {
     throw std::logic_error("goro: Semaphore::release of more units than are held");
   }
   used_ -= n;
-  SyncWaiter* woken = nullptr;
-  SyncWaiter** tail = &woken;
+  WakeList woken;
   while (SyncWaiter* w = q.front()) {
     if (size_ - used_ < w->want) break;  // the oldest does not fit: everyone behind it waits
     used_ += w->want;
     q.remove(w);
-    w->next = nullptr;
-    *tail = w;
-    tail = &w->next;
+    woken.add(w);
   }
   q.unlock();
-  while (woken) {
-    SyncWaiter* w = woken;
-    woken = w->next;
-    w->party.wake();
-  }
+  woken.wake_all();
 }
 
 }  // namespace goro

@@ -5,6 +5,14 @@
 
 namespace goro::rt {
 
+void WakeList::wake_all() {
+  while (SyncWaiter* w = head) {
+    head = w->next;  // before waking: w lives on its owner's stack
+    w->party.wake();
+  }
+  tail = &head;
+}
+
 void WaitQ::push_back(SyncWaiter* w) {
   w->list = &l_;
   w->next = nullptr;

@@ -26,6 +26,20 @@ struct SyncWaiter {
   bool linked = false;
 };
 
+// Waiters dequeued under a WaitList's lock, to be woken in order once it is released (a woken
+// waiter may run at once on another P, and it must not find the list still locked).
+struct WakeList {
+  SyncWaiter* head = nullptr;
+  SyncWaiter** tail = &head;
+
+  void add(SyncWaiter* w) {
+    w->next = nullptr;
+    *tail = w;
+    tail = &w->next;
+  }
+  void wake_all();
+};
+
 class WaitQ {  // operations on a detail::WaitList
  public:
   explicit WaitQ(detail::WaitList& l) : l_(l) {}
@@ -44,6 +58,9 @@ class WaitQ {  // operations on a detail::WaitList
     SyncWaiter* w = front();
     if (w) remove(w);
     return w;
+  }
+  void take_all(WakeList& out) {
+    while (SyncWaiter* w = pop_front()) out.add(w);
   }
 
   // With the lock held: enqueues the caller as `w` (at the front if `lifo`) and blocks until
