@@ -60,18 +60,6 @@ bool wait_done(const Context& c) {
   return goro::select(goro::on_recv(c.done()), goro::on_recv(goro::after(20s))) == 0;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-bool wait_count(const std::atomic<long>& counter, long target) {
-  const auto give_up = Clock::now() + 20s;
-  while (counter.load() < target) {
-    if (Clock::now() > give_up) return false;
-    goro::sleep_for(50us);
-  }
-  return true;
-}
-
 struct Tree {
   Context ctx;
   std::function<void()> cancel;
@@ -446,17 +434,12 @@ TEST_CASE("deadlock detection and deadlines") {
       CHECK(ctx.err() == goro::errc::deadline_exceeded);
     });
     // Waiting on one that nothing will cancel is.
-    std::string report;
-    try {
-      goro::run(c, [] {
-        auto [ctx, cancel] = goro::with_cancel(goro::background());
-        auto [timed, cancel_timed] = goro::with_timeout(ctx, 1h);
-        cancel_timed();  // its timer goes with it
-        ctx.done().recv();
-      });
-    } catch (const goro::deadlock_error& e) {
-      report = e.what();
-    }
+    const std::string report = deadlock_report(c, [] {
+      auto [ctx, cancel] = goro::with_cancel(goro::background());
+      auto [timed, cancel_timed] = goro::with_timeout(ctx, 1h);
+      cancel_timed();  // its timer goes with it
+      ctx.done().recv();
+    });
     INFO(report);
     CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
     CHECK(contains(report, "goroutine 1 [chan receive, "));

@@ -2,7 +2,6 @@
 #include "support.hpp"
 
 #include <sched.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,31 +13,9 @@
 using namespace goro_test;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  const char* name_;
-};
-
-std::string run_and_catch_deadlock(goro::Config c, void (*main)()) {
-  try {
-    goro::run(c, main);
-  } catch (const goro::deadlock_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 TEST_CASE("all goroutines asleep is a deadlock, with a report") {
   each_procs([](goro::Config c) {
-    std::string report = run_and_catch_deadlock(c, [] {
+    std::string report = deadlock_report(c, [] {
       goro::go([] { park_forever(); });
       goro::go([] { park_forever(); });
       park_forever();

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace goro_test;
@@ -66,7 +67,13 @@ void read_full(net::Conn& c, std::span<char> buf) {
 
 std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+// Dials ln while a goroutine accepts: {the dialed end, the accepted end}.
+std::pair<net::Conn, net::Conn> dial_accept(net::Listener ln) {
+  goro::chan<net::Conn> accepted(1);
+  goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
+  net::Conn conn = net::dial(ln.address());
+  return {conn, *accepted.recv()};
+}
 
 }  // namespace
 
@@ -161,10 +168,7 @@ TEST_CASE("deadlines: a passed deadline throws timeout_error; clearing it waits 
   each_procs([](goro::Config c) {
     goro::run(c, [] {
       net::Listener ln = net::listen("127.0.0.1:0");
-      goro::chan<net::Conn> accepted(1);
-      goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
-      net::Conn conn = net::dial(ln.address());
-      net::Conn peer = *accepted.recv();
+      auto [conn, peer] = dial_accept(ln);
       char buf[16];
 
       const auto start = std::chrono::steady_clock::now();
@@ -208,10 +212,7 @@ TEST_CASE("closing from another goroutine wakes blocked read, write and accept a
   each_procs([](goro::Config c) {
     goro::run(c, [] {
       net::Listener ln = net::listen("127.0.0.1:0");
-      goro::chan<net::Conn> accepted(1);
-      goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
-      net::Conn conn = net::dial(ln.address());
-      net::Conn peer = *accepted.recv();
+      auto [conn, peer] = dial_accept(ln);
 
       goro::go([conn]() mutable {
         goro::sleep_for(10ms);
@@ -257,10 +258,7 @@ TEST_CASE("closing from another goroutine wakes blocked read, write and accept a
 TEST_CASE("a reset connection and a write to a closed peer are errors, not signals") {
   goro::run([] {
     net::Listener ln = net::listen("127.0.0.1:0");
-    goro::chan<net::Conn> accepted(1);
-    goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
-    net::Conn conn = net::dial(ln.address());
-    net::Conn peer = *accepted.recv();
+    auto [conn, peer] = dial_accept(ln);
     // The peer vanishes; writing keeps failing with EPIPE/ECONNRESET — and no SIGPIPE.
     peer.close();
     goro::sleep_for(10ms);
@@ -276,9 +274,7 @@ TEST_CASE("a reset connection and a write to a closed peer are errors, not signa
     CHECK(failed);
 
     // A reset (SO_LINGER 0 on the other side) makes a read throw ECONNRESET.
-    goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
-    net::Conn c2 = net::dial(ln.address());
-    net::Conn p2 = *accepted.recv();
+    auto [c2, p2] = dial_accept(ln);
     const int fd = [&] {
       // Find p2's descriptor through its local/remote pair: the newest socket in our process.
       int best = -1;

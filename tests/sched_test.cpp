@@ -22,12 +22,6 @@ void wait_for(const std::atomic<long>& counter, long target) {
   while (counter.load() != target) goro::yield();
 }
 
-void spin_for(std::chrono::microseconds d) {
-  auto until = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < until) {
-  }
-}
-
 }  // namespace
 
 TEST_CASE("a million goroutines each run exactly once") {
@@ -145,10 +139,7 @@ TEST_CASE("many independent pairs park and ready each other across Ps") {
 }
 
 TEST_CASE("idle Ps steal work") {
-  for (unsigned procs : {2u, 8u}) {
-    CAPTURE(procs);
-    goro::Config c;
-    c.procs = procs;
+  each_procs({2u, 8u}, [](goro::Config c) {
     goro::run(c, [] {
       std::atomic<long> done{0};
       // Goroutines that compute without ever yielding: only stealing spreads them out.
@@ -163,14 +154,11 @@ TEST_CASE("idle Ps steal work") {
       CHECK(s.stolen >= s.steals);
       CHECK(s.threads > 1);
     });
-  }
+  });
 }
 
 TEST_CASE("a runtime whose goroutines are all parked burns no CPU") {
-  for (unsigned procs : {2u, 8u}) {
-    CAPTURE(procs);
-    goro::Config c;
-    c.procs = procs;
+  each_procs({2u, 8u}, [](goro::Config c) {
     goro::run(c, [] {
       for (int i = 0; i < 100; ++i) goro::go([] { park_forever(); });
       goro::blocking([] { std::this_thread::sleep_for(100ms); });  // let workers settle
@@ -180,7 +168,7 @@ TEST_CASE("a runtime whose goroutines are all parked burns no CPU") {
       MESSAGE("CPU used over 1 s while idle: " << used / 1000 << " us");
       CHECK(used < 10'000'000);  // under 1% of one second
     });
-  }
+  });
 }
 
 TEST_CASE("blocking() hands the P to another worker") {

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <goro/runtime.hpp>
+#include <goro/time.hpp>
 
 #include <doctest/doctest.h>
+#include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -31,16 +34,64 @@ constexpr long scaled(long n) { return GORO_TEST_SANITIZED ? n / 8 : n; }
 // The worker counts every scheduling test runs at (races hide at some counts).
 inline const std::initializer_list<unsigned> kProcs = {1, 2, 8};
 
-// Runs body(config) in a fresh runtime for each worker count of kProcs.
+// Runs body(config) in a fresh runtime for each worker count of `counts`.
 template <class F>
-void each_procs(F&& body) {
-  for (unsigned procs : kProcs) {
+void each_procs(std::initializer_list<unsigned> counts, F&& body) {
+  for (unsigned procs : counts) {
     CAPTURE(procs);
     goro::Config config;
     config.procs = procs;
     body(config);
   }
 }
+
+// Runs body(config) in a fresh runtime for each worker count of kProcs.
+template <class F>
+void each_procs(F&& body) {
+  each_procs(kProcs, body);
+}
+
+// Whether `part` occurs in `s`.
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Whether `s` begins with `prefix`.
+inline bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s. Polls with short
+// sleeps, not yield(): the goroutines waited for may be sleeping themselves.
+inline bool wait_count(const std::atomic<long>& counter, long target) {
+  using namespace std::chrono_literals;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (counter.load() < target) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    goro::sleep_for(50us);
+  }
+  return true;
+}
+
+// Busy-waits for d without a scheduling point (goro does not preempt it).
+inline void spin_for(std::chrono::nanoseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+// Runs main in a fresh runtime; the deadlock_error's report, or "" when it returns normally.
+inline std::string deadlock_report(goro::Config c, void (*main)()) {
+  try {
+    goro::run(c, main);
+  } catch (const goro::deadlock_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Sets an environment variable for the current scope; unsets it (not restores it) at the end.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  const char* name_;
+};
 
 // Child processes: a test can re-run this binary as `--child NAME` to observe a crash or an
 // environment-dependent start-up in isolation.

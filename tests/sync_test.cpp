@@ -28,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
 std::size_t count_of(const std::string& s, const std::string& part) {
   std::size_t n = 0;
   for (std::size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
@@ -48,32 +45,6 @@ bool wait_parked(const std::string& reason, std::size_t count = 1) {
     goro::sleep_for(1ms);
   }
   return false;
-}
-
-// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s. Polls with short
-// sleeps, not yield(): the goroutines waited for may be sleeping themselves.
-bool wait_count(const std::atomic<long>& counter, long target) {
-  const auto give_up = Clock::now() + 20s;
-  while (counter.load() < target) {
-    if (Clock::now() > give_up) return false;
-    goro::sleep_for(50us);
-  }
-  return true;
-}
-
-void spin_for(std::chrono::nanoseconds d) {
-  const auto until = Clock::now() + d;
-  while (Clock::now() < until) {
-  }
-}
-
-std::string deadlock_report(goro::Config c, void (*main)()) {
-  try {
-    goro::run(c, main);
-  } catch (const goro::deadlock_error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -30,19 +30,6 @@ using goro::time_point;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s.
-bool wait_count(const std::atomic<long>& counter, long target) {
-  const auto give_up = Clock::now() + 20s;
-  while (counter.load() < target) {
-    if (Clock::now() > give_up) return false;
-    goro::sleep_for(50us);
-  }
-  return true;
-}
-
 // Waits until the timer's channel holds a value (it fired, nobody received); false after 20 s.
 bool wait_buffered(const chan<time_point>& ch) {
   const auto give_up = Clock::now() + 20s;
@@ -51,21 +38,6 @@ bool wait_buffered(const chan<time_point>& ch) {
     goro::sleep_for(200us);
   }
   return true;
-}
-
-void spin_for(std::chrono::nanoseconds d) {
-  const auto until = Clock::now() + d;
-  while (Clock::now() < until) {
-  }
-}
-
-std::string deadlock_report(goro::Config c, void (*main)()) {
-  try {
-    goro::run(c, main);
-  } catch (const goro::deadlock_error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -202,10 +174,7 @@ TEST_CASE("a goroutine polling with yield() does not keep timers from firing") {
 // idle P must take over: arming a timer with no worker waiting in the poller wakes one, as Go's
 // wakeNetPoller does.
 TEST_CASE("a timer fires while the goroutine that armed it computes, if another P is idle") {
-  for (unsigned procs : {2u, 8u}) {
-    CAPTURE(procs);
-    goro::Config c;
-    c.procs = procs;
+  each_procs({2u, 8u}, [](goro::Config c) {
     goro::run(c, [] {
       std::atomic<bool> ran{false};
       const auto start = Clock::now();
@@ -214,7 +183,7 @@ TEST_CASE("a timer fires while the goroutine that armed it computes, if another 
       }  // computing, never yielding
       CHECK(ran.load());
     });
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
