@@ -232,8 +232,10 @@ void Monitor::trim_stacks(std::int64_t now, bool idle) {
 void Monitor::trace_line() {
   Stats s = goro::stats();
   std::string queues;
-  for (std::size_t i = 0; i < s.run_queues.size(); ++i)
-    queues += (i ? " " : "") + std::to_string(s.run_queues[i]);
+  for (std::size_t i = 0; i < s.run_queues.size(); ++i) {
+    if (i) queues += ' ';
+    queues += std::to_string(s.run_queues[i]);
+  }
   std::fprintf(stderr,
                "SCHED %lldms: procs=%u idleprocs=%u threads=%u spinningthreads=%u blocking=%u "
                "runqueue=%zu [%s] goroutines=%zu spawned=%llu switches=%llu steals=%llu parks=%llu "

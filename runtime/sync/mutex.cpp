@@ -34,11 +34,13 @@ constexpr int kPausesPerRound = 30;                // Go's active_spin_cnt
 
 bool can_spin(int round, void* owner) {
   if (round >= kSpinRounds || sched.nprocs <= 1) return false;
-  RuntimeSection section;
-  M* m = section.m();
-  if (!m || !m->p || !current_g()) return false;    // a plain thread blocks at once
   if (!owner || !detail::goroutine_running(owner)) return false;
-  return m->p->runq.empty();
+  M* m = current_m();
+  if (!m || !m->curg) return false;  // a plain thread blocks at once
+  // No RuntimeSection: only this thread writes m->p, and if the monitor takes the P meanwhile
+  // the answer is merely stale for one round of spinning.
+  P* p = m->p;
+  return p && p->runq.empty();
 }
 
 }  // namespace
