@@ -34,8 +34,10 @@ void RWMutex::unlock_shared() {
   const std::int32_t r = readers_.fetch_sub(1, std::memory_order_release) - 1;
   if (r >= 0) return;
   if (r + 1 == 0 || r + 1 == -kMaxReaders) fatal("unlock_shared of an RWMutex not locked for reading");
-  // A writer is pending; the last departing reader lets it in.
-  if (departing_.fetch_sub(1, std::memory_order_release) - 1 == 0) sema_release(writer_sema_);
+  // A writer is pending; the last departing reader lets it in. acq_rel, not release: the last
+  // reader must acquire the earlier readers' departures so that its wake-up carries them to the
+  // writer (Go's atomics are sequentially consistent; ours must say so).
+  if (departing_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) sema_release(writer_sema_);
 }
 
 void RWMutex::lock() {
