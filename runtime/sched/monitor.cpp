@@ -100,7 +100,15 @@ void Monitor::loop() {
     if (!trace_every) sleep_while_all_idle();
     std::int64_t sleep = delay;
     if (trace_every) sleep = std::min(sleep, std::max<std::int64_t>(next_trace - os::now_ns(), 0));
-    parker_.park_for(std::chrono::nanoseconds(sleep));
+    else sleep = std::max(sleep, quiet_for(os::now_ns()));
+    if (sleep > delay) {
+      // As in sleep_while_all_idle: a P leaving the idle list wakes us.
+      idle_sleep.store(true, std::memory_order_seq_cst);
+      if (quiet_for(os::now_ns()) > 0) parker_.park_for(std::chrono::nanoseconds(sleep));
+      idle_sleep.store(false, std::memory_order_relaxed);
+    } else {
+      parker_.park_for(std::chrono::nanoseconds(sleep));
+    }
     if (sched.stopping.load(std::memory_order_acquire)) break;
     const std::int64_t now = os::now_ns();
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
@@ -135,6 +143,22 @@ void Monitor::sleep_while_all_idle() {
     idle_sleep.store(false, std::memory_order_relaxed);
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
   }
+}
+
+std::int64_t Monitor::quiet_for(std::int64_t now) const {
+  if (sched.npidle.load(std::memory_order_seq_cst) == 0 || sched.deadlock_suspected.load(std::memory_order_seq_cst))
+    return 0;
+  std::int64_t until = INT64_MAX;
+  for (auto& pp : sched.ps) {
+    const P* p = pp.get();
+    const PStatus status = p->status.load(std::memory_order_acquire);
+    if (status == PStatus::idle) continue;
+    if (status != PStatus::syscall || !p->runq.empty()) return 0;
+    const Watch& w = watch_[p->id];
+    if (p->syscall_tick.load(std::memory_order_relaxed) != w.syscall_tick) return 0;  // not seen yet
+    until = std::min(until, w.syscall_since + kIdleSyscallNs);
+  }
+  return until == INT64_MAX ? 0 : std::max<std::int64_t>(until - now, 0);
 }
 
 bool Monitor::retake(std::int64_t now) {
