@@ -7,7 +7,7 @@ namespace goro::rt {
 
 void TimerHeap::add_locked(TimerEntry* t) {
   t->heap.store(this, std::memory_order_relaxed);
-  heap_.push_back(t);
+  heap_.push_back(Slot{t->when, t});
   t->index = static_cast<std::uint32_t>(heap_.size() - 1);
   sift_up(t->index);
   changed();
@@ -16,12 +16,12 @@ void TimerHeap::add_locked(TimerEntry* t) {
 bool TimerHeap::remove_locked(TimerEntry* t) {
   if (t->heap.load(std::memory_order_relaxed) != this) return false;
   const std::uint32_t i = t->index;
-  TimerEntry* last = heap_.back();
+  const Slot last = heap_.back();
   heap_.pop_back();
-  if (last != t) {
+  if (last.t != t) {
     place(i, last);
     sift_up(i);
-    sift_down(last->index);
+    sift_down(last.t->index);
   }
   // Release: disarm() reads `heap` without the lock, and on seeing null must also see this
   // heap's last reads of the entry (its owner may re-arm and rewrite it at once).
@@ -40,12 +40,13 @@ int TimerHeap::run_expired(std::int64_t now) {
     int n = 0;
     {
       std::lock_guard guard(lock);
-      while (n < kBatch && !heap_.empty() && heap_[0]->when <= now) {
-        TimerEntry* t = heap_[0];
+      while (n < kBatch && !heap_.empty() && heap_[0].when <= now) {
+        TimerEntry* t = heap_[0].t;
         seqs[n] = t->seq.load(std::memory_order_acquire);
         if (t->period > 0) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
           t->when += t->period * (1 + (now - t->when) / t->period);
+          heap_[0].when = t->when;
           sift_down(0);
           rearmed[n] = true;
         } else {
@@ -63,43 +64,43 @@ int TimerHeap::run_expired(std::int64_t now) {
 }
 
 void TimerHeap::discard() {
-  std::vector<TimerEntry*> armed;
+  std::vector<Slot> armed;
   {
     std::lock_guard guard(lock);
     armed.swap(heap_);
-    for (TimerEntry* t : armed) t->heap.store(nullptr, std::memory_order_release);
+    for (const Slot& s : armed) s.t->heap.store(nullptr, std::memory_order_release);
     changed();
   }
-  for (TimerEntry* t : armed)
-    if (t->drop) t->drop(t);
+  for (const Slot& s : armed)
+    if (s.t->drop) s.t->drop(s.t);
 }
 
 void TimerHeap::sift_up(std::uint32_t i) {
-  TimerEntry* t = heap_[i];
+  const Slot s = heap_[i];
   while (i > 0) {
     const std::uint32_t parent = (i - 1) / 4;
-    if (heap_[parent]->when <= t->when) break;
+    if (heap_[parent].when <= s.when) break;
     place(i, heap_[parent]);
     i = parent;
   }
-  place(i, t);
+  place(i, s);
 }
 
 void TimerHeap::sift_down(std::uint32_t i) {
   const auto n = static_cast<std::uint32_t>(heap_.size());
-  TimerEntry* t = heap_[i];
+  const Slot s = heap_[i];
   for (;;) {
     const std::uint32_t first = 4 * i + 1;
     if (first >= n) break;
     std::uint32_t best = first;
     const std::uint32_t end = first + 4 < n ? first + 4 : n;
     for (std::uint32_t c = first + 1; c < end; ++c)
-      if (heap_[c]->when < heap_[best]->when) best = c;
-    if (heap_[best]->when >= t->when) break;
+      if (heap_[c].when < heap_[best].when) best = c;
+    if (heap_[best].when >= s.when) break;
     place(i, heap_[best]);
     i = best;
   }
-  place(i, t);
+  place(i, s);
 }
 
 }  // namespace goro::rt

@@ -5,7 +5,10 @@
 // busy P (so a timer fires on time while its P computes), stop()/reset() may come from any
 // thread, and a plain thread may arm timers. The heap array holds pointers to TimerEntry
 // records owned elsewhere — on a sleeping goroutine's stack, or in a goro::Timer's state — so
-// arming a timer allocates nothing.
+// arming a timer allocates nothing. Next to each pointer it keeps a copy of the deadline: a sift
+// compares deadlines in the array alone, never loading the entries, each on a different
+// goroutine's stack page (a cache and a TLB miss apiece: with 100k sleeping goroutines, sifting
+// through the entries was an eighth of the time of the sleep benchmark).
 //
 // Firing. run_expired() pops what is due under the lock and calls each entry's `fire` after
 // releasing it (a fire may ready goroutines, send on channels, spawn). A fire races with a
@@ -59,16 +62,20 @@ class TimerHeap {
  private:
   void sift_up(std::uint32_t i);
   void sift_down(std::uint32_t i);
-  void place(std::uint32_t i, TimerEntry* t) {
-    heap_[i] = t;
-    t->index = i;
+  struct Slot {
+    std::int64_t when;  // t->when, which changes only while t is out of the heap (or at [0])
+    TimerEntry* t;
+  };
+  void place(std::uint32_t i, Slot s) {
+    heap_[i] = s;
+    s.t->index = i;
   }
   void changed() {
-    earliest_.store(heap_.empty() ? 0 : heap_[0]->when, std::memory_order_seq_cst);
+    earliest_.store(heap_.empty() ? 0 : heap_[0].when, std::memory_order_seq_cst);
     size_.store(heap_.size(), std::memory_order_relaxed);
   }
 
-  std::vector<TimerEntry*> heap_;
+  std::vector<Slot> heap_;
   std::atomic<std::int64_t> earliest_{0};
   std::atomic<std::size_t> size_{0};
 };
