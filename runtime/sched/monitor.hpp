@@ -66,7 +66,9 @@ class Monitor {
   // blocking() call already seen, with nothing queued, and some P is idle to take new work
   // (which wakes it, not us). Then the first thing due is retaking the oldest blocking() call's
   // P at kIdleSyscallNs; polling every 20 µs until then would only burn CPU — a wake-up costs
-  // ~40 µs of CPU on a VM. 0 when some P runs.
+  // ~40 µs of CPU on a VM. 0 when some P runs. A blocking() call that returns meanwhile takes
+  // its P back without waking us: that P runs unwatched for the rest of the sleep, at most
+  // kIdleSyscallNs — no longer than a hog runs before the monitor may act on it anyway.
   std::int64_t quiet_for(std::int64_t now) const;
   void trace_line();
 
