@@ -91,23 +91,32 @@ void Monitor::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+template <class Still>
+void Monitor::sleep_announced(Still still, std::int64_t ns) {
+  // Store, then check: pairs with unlink_idle's npidle update, then check of idle_sleep.
+  idle_sleep.store(true, std::memory_order_seq_cst);
+  if (still()) {
+    if (ns < 0) parker_.park();
+    else parker_.park_for(std::chrono::nanoseconds(ns));
+  }
+  idle_sleep.store(false, std::memory_order_relaxed);
+}
+
 void Monitor::loop() {
   std::int64_t delay = kMinDelayNs;
   int quiet = 0;
   const std::int64_t trace_every = std::int64_t{sched.settings.schedtrace_ms} * 1'000'000;
   std::int64_t next_trace = trace_every ? os::now_ns() + trace_every : INT64_MAX;
   while (!sched.stopping.load(std::memory_order_acquire)) {
-    if (!trace_every) sleep_while_all_idle();
-    std::int64_t sleep = delay;
-    if (trace_every) sleep = std::min(sleep, std::max<std::int64_t>(next_trace - os::now_ns(), 0));
-    else sleep = std::max(sleep, quiet_for(os::now_ns()));
-    if (sleep > delay) {
-      // As in sleep_while_all_idle: a P leaving the idle list wakes us.
-      idle_sleep.store(true, std::memory_order_seq_cst);
-      if (quiet_for(os::now_ns()) > 0) parker_.park_for(std::chrono::nanoseconds(sleep));
-      idle_sleep.store(false, std::memory_order_relaxed);
+    if (trace_every) {
+      const std::int64_t to_trace = std::max<std::int64_t>(next_trace - os::now_ns(), 0);
+      parker_.park_for(std::chrono::nanoseconds(std::min(delay, to_trace)));
     } else {
-      parker_.park_for(std::chrono::nanoseconds(sleep));
+      sleep_while_all_idle();
+      if (const std::int64_t quiet_ns = quiet_for(os::now_ns()); quiet_ns > delay)
+        sleep_announced([this] { return quiet_for(os::now_ns()) > 0; }, quiet_ns);
+      else
+        parker_.park_for(std::chrono::nanoseconds(delay));
     }
     if (sched.stopping.load(std::memory_order_acquire)) break;
     const std::int64_t now = os::now_ns();
@@ -138,15 +147,14 @@ void Monitor::sleep_while_all_idle() {
   };
   while (all_idle() && !sched.stopping.load(std::memory_order_acquire)) {
     trim_stacks(os::now_ns(), true);
-    idle_sleep.store(true, std::memory_order_seq_cst);
-    if (all_idle()) parker_.park();  // pidleget() or begin_stop() wakes us
-    idle_sleep.store(false, std::memory_order_relaxed);
+    sleep_announced(all_idle, -1);  // until pidleget() or begin_stop() wakes us
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
   }
 }
 
 std::int64_t Monitor::quiet_for(std::int64_t now) const {
-  if (sched.npidle.load(std::memory_order_seq_cst) == 0 || sched.deadlock_suspected.load(std::memory_order_seq_cst))
+  if (sched.npidle.load(std::memory_order_seq_cst) == 0 ||
+      sched.deadlock_suspected.load(std::memory_order_seq_cst))
     return 0;
   std::int64_t until = INT64_MAX;
   for (auto& pp : sched.ps) {

@@ -61,6 +61,10 @@ class Monitor {
   bool wake_stuck_p();
   bool poll_network_if_stale(std::int64_t now);
   void trim_stacks(std::int64_t now, bool idle);
+  // Sleeps at most `ns` (< 0: until woken) with idle_sleep set, so that whoever takes an idle P
+  // wakes us — unless `still()` no longer holds once the flag is set.
+  template <class Still>
+  void sleep_announced(Still still, std::int64_t ns);
   void sleep_while_all_idle();
   // How long the monitor has nothing to do, when no P runs goroutines: each is idle or inside a
   // blocking() call already seen, with nothing queued, and some P is idle to take new work
