@@ -37,12 +37,17 @@ G* map_slab() {
 }  // namespace
 
 void GPool::take(G** out, std::size_t n) {
-  std::lock_guard lock(mu_);
-  if (free_.size() < n) {
+  std::unique_lock lock(mu_);
+  while (free_.size() < n) {
+    // Map and fault in a new slab (a 2 MiB page: hundreds of µs) without holding the lock that
+    // every P's give() needs.
+    lock.unlock();
     G* slab = map_slab();
+    for (std::size_t i = 0; i < kSlabGs; ++i) ::new (&slab[i]) G;
+    lock.lock();
     slabs_.push_back(slab);
     free_.reserve(free_.size() + kSlabGs);
-    for (std::size_t i = kSlabGs; i-- > 0;) free_.push_back(::new (&slab[i]) G);
+    for (std::size_t i = kSlabGs; i-- > 0;) free_.push_back(&slab[i]);
   }
   const std::size_t from = free_.size() - n;
   for (std::size_t i = 0; i < n; ++i) out[i] = free_[from + i];
