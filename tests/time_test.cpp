@@ -6,6 +6,8 @@
 // are only ever generous give-up limits, and orderings use deadlines far apart.
 #include "support.hpp"
 
+#include "time/heap.hpp"
+
 #include <goro/chan.hpp>
 #include <goro/select.hpp>
 #include <goro/sync.hpp>
@@ -41,6 +43,55 @@ bool wait_buffered(const chan<time_point>& ch) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The heap itself
+
+namespace {
+std::vector<std::int64_t> heap_fired;
+void record_fire(goro::rt::TimerEntry* t, std::uint64_t, std::int64_t, bool) {
+  heap_fired.push_back(t->when);
+}
+}  // namespace
+
+TEST_CASE("TimerHeap: entries removed from anywhere, the rest fire in deadline order") {
+  using goro::rt::TimerEntry;
+  std::mt19937 rng(7);
+  goro::rt::TimerHeap heap;
+  std::vector<TimerEntry> entries(3000);
+  auto arm = [&](TimerEntry& e) {
+    e.when = std::uniform_int_distribution<std::int64_t>(1, 1000)(rng);  // many equal deadlines
+    e.fire = record_fire;
+    std::lock_guard lock(heap.lock);
+    heap.add_locked(&e);
+  };
+  std::vector<TimerEntry*> order;
+  for (std::size_t i = 0; i < 2000; ++i) {
+    arm(entries[i]);
+    order.push_back(&entries[i]);
+  }
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<TimerEntry*> removed(order.begin(), order.begin() + 1000);
+  {
+    std::lock_guard lock(heap.lock);
+    for (TimerEntry* e : removed) REQUIRE(heap.remove_locked(e));
+    for (TimerEntry* e : removed) CHECK(!heap.remove_locked(e));  // no longer armed
+  }
+  for (std::size_t i = 2000; i < 3000; ++i) arm(entries[i]);
+  for (TimerEntry* e : removed) arm(*e);  // re-armed entries come back
+  CHECK(heap.size() == 3000);
+
+  heap_fired.clear();
+  CHECK(heap.run_expired(500) == static_cast<int>(std::count_if(
+                                     entries.begin(), entries.end(),
+                                     [](const TimerEntry& e) { return e.when <= 500; })));
+  CHECK(heap.earliest() > 500);
+  heap.run_expired(1000);
+  CHECK(heap_fired.size() == 3000);
+  CHECK(std::is_sorted(heap_fired.begin(), heap_fired.end()));
+  CHECK(heap.size() == 0);
+  CHECK(heap.earliest() == 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sleeping
