@@ -1,13 +1,24 @@
 // tests/stack_test.cpp — goroutine stacks: deep use, reuse, and overflow.
 #include "support.hpp"
 
+#include "sched/park.hpp"
 #include "sched/sched.hpp"
 
+#include <goro/chan.hpp>
+#include <goro/sync.hpp>
+#include <goro/time.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <vector>
 
 using namespace goro_test;
 
@@ -68,6 +79,93 @@ TEST_CASE("stacks are reused") {
     }
     CHECK(seen.size() < 100);
     CHECK(goro::rt::sched.stacks.carved() < 100);
+  });
+}
+
+namespace {
+
+// Whether the page holding `addr` is in memory (mincore).
+bool resident(const void* addr) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  unsigned char in = 0;
+  REQUIRE(::mincore(reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(addr) / page * page),
+                    page, &in) == 0);
+  return in & 1;
+}
+
+// Whether `addr` is a guard: write(2) from it fails with EFAULT rather than raising SIGSEGV.
+bool unreadable(const void* addr) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const ssize_t n = ::write(fds[1], addr, 1);
+  const int err = errno;
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return n < 0 && err == EFAULT;
+}
+
+}  // namespace
+
+TEST_CASE("after a burst, an idle runtime returns the excess stacks, which keep their guards") {
+  using namespace std::chrono_literals;
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    constexpr int n = 3000;  // well over the 1024 free stacks the runtime keeps committed
+    struct Seen {
+      const char* deep;   // a page 24 KiB down the stack, touched
+      const char* guard;  // the last byte of the guard below the stack
+    };
+    std::vector<Seen> seen(n);
+    goro::chan<int> gate;
+    goro::WaitGroup started, finished;
+    started.add(n);
+    finished.add(n);
+    for (int i = 0; i < n; ++i)
+      goro::go([&, i] {
+        char top = 0;
+        recurse_until(&top, 24 * 1024, 0);
+        const goro::rt::Stack* s = goro::rt::current_g()->stack;
+        const auto deep = reinterpret_cast<std::uintptr_t>(&top) - 24 * 1024;
+        seen[static_cast<std::size_t>(i)] = {reinterpret_cast<const char*>(deep), s->lo - 1};
+        started.done();
+        gate.recv();  // all alive at once
+        finished.done();
+      });
+    started.wait();
+    const std::size_t carved = goro::rt::sched.stacks.carved();
+    CHECK(carved >= n);
+    gate.close();
+    finished.wait();
+
+    // Idle now (main only sleeps): the monitor trims down to the kept stacks.
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (goro::rt::sched.stacks.warm() > 1024 && std::chrono::steady_clock::now() < give_up)
+      goro::sleep_for(5ms);
+    REQUIRE(goro::rt::sched.stacks.warm() <= 1024);
+    int released = 0;
+    for (const Seen& x : seen) {
+      released += !resident(x.deep);
+      CHECK(unreadable(x.guard));
+      CHECK(!unreadable(x.guard + 1));  // the stack's own lowest byte: plain reserved memory
+    }
+    CHECK(released >= n - 1024 - 2 * static_cast<int>(goro::rt::StackCache::kCapacity));  // + P caches
+
+    // The released stacks come back before any new one is set up, and work as before.
+    started.add(n);
+    finished.add(n);
+    std::atomic<long> deep_ok{0};
+    for (int i = 0; i < n; ++i)
+      goro::go([&] {
+        char top = 0;
+        deep_ok += recurse_until(&top, 24 * 1024, 0) < 1000000;
+        started.done();
+        gate.recv();  // closed: returns at once
+        finished.done();
+      });
+    finished.wait();
+    CHECK(deep_ok == n);
+    CHECK(goro::rt::sched.stacks.carved() == carved);
   });
 }
 

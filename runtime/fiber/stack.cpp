@@ -131,8 +131,14 @@ void StackPool::give(Stack* const* in, std::size_t n) {
 }
 
 std::size_t StackPool::trim(std::size_t keep) {
-  constexpr std::size_t kBatch = 256;  // bounds the time the pool's lock is held
-  std::size_t released = 0;
+  // Collect the excess in batches (each a short hold of the lock: the warm list runs through
+  // the stacks' cold header pages), then give the memory back in address order, one madvise
+  // per run of adjacent regions rather than one per stack: after a burst most of the excess is
+  // adjacent, and each madvise costs a syscall and a TLB shootdown (an interrupt to every other
+  // core running this process). Guard markers survive MADV_DONTNEED, and mprotect'ed guards
+  // are mappings of their own, so a run may cover the guards between its stacks.
+  constexpr std::size_t kBatch = 256;
+  std::vector<char*> regions;
   for (;;) {
     Stack* batch[kBatch];
     std::size_t n = 0;
@@ -144,18 +150,26 @@ std::size_t StackPool::trim(std::size_t keep) {
         --nwarm_;
       }
     }
-    if (n == 0) return released;
-    char* regions[kBatch];
+    if (n == 0) break;
     for (std::size_t i = 0; i < n; ++i) {
-      regions[i] = region_of(batch[i]);
-      release(batch[i]);
+      destroy_fiber(batch[i]);
+#if GORO_ASAN
+      ASAN_UNPOISON_MEMORY_REGION(batch[i]->lo, stack_bytes_);
+#endif
+      regions.push_back(region_of(batch[i]));
     }
-    {
-      std::lock_guard lock(mu_);
-      cold_.insert(cold_.end(), regions, regions + n);
-    }
-    released += n;
   }
+  std::sort(regions.begin(), regions.end());
+  for (std::size_t i = 0; i < regions.size();) {
+    std::size_t j = i + 1;
+    while (j < regions.size() && regions[j] == regions[j - 1] + region_bytes()) ++j;
+    char* lo = regions[i] + kGuardBytes;
+    ::madvise(lo, static_cast<std::size_t>(regions[j - 1] + region_bytes() - lo), MADV_DONTNEED);
+    i = j;
+  }
+  std::lock_guard lock(mu_);
+  cold_.insert(cold_.end(), regions.begin(), regions.end());
+  return regions.size();
 }
 
 #if GORO_ASAN
@@ -175,15 +189,6 @@ Stack* StackPool::revive(char* region) {
   s->lo = region + kGuardBytes;
   make_fiber(s, top, s->lo, entry_);
   return s;
-}
-
-void StackPool::release(Stack* s) {
-  destroy_fiber(s);
-  char* lo = s->lo;
-#if GORO_ASAN
-  ASAN_UNPOISON_MEMORY_REGION(lo, stack_bytes_);
-#endif
-  ::madvise(lo, stack_bytes_, MADV_DONTNEED);
 }
 
 }  // namespace goro::rt

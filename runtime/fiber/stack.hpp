@@ -88,9 +88,7 @@ class StackPool {
     std::size_t carved;
   };
 
-  Stack* carve();                // a fresh stack from the current slab (mu_ held)
-  Stack* revive(char* region);   // sets up the header and fiber of a (fresh or cold) region
-  void release(Stack* s);        // returns the stack's memory to the kernel, keeps the reservation
+  Stack* revive(char* region);  // sets up the header and fiber of a (fresh or cold) region
   char* region_of(const Stack* s) const { return s->lo - kGuardBytes; }
   std::size_t region_bytes() const { return kGuardBytes + stack_bytes_; }
 
