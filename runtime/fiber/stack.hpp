@@ -66,6 +66,10 @@ class StackPool {
     std::lock_guard lock(mu_);
     return nwarm_;
   }
+  std::size_t cold() {  // free stacks whose memory went back to the kernel (for tests)
+    std::lock_guard lock(mu_);
+    return cold_.size();
+  }
 
   std::size_t stack_bytes() const { return stack_bytes_; }
   std::size_t carved() {  // stacks ever set up in this run (for tests and stats)
