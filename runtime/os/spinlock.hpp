@@ -20,8 +20,8 @@ inline void spin_lock(std::atomic<bool>& locked) {
   // Contended: back off exponentially before looking again. Under contention from several
   // cores this lets the holder's core take the lock again while the line is still in its cache,
   // instead of moving the line on every acquisition (a channel shared by goroutines on every P).
-  constexpr int kMaxBackoff = 32;  // pauses; longer waits made select bimodal (see git log)
-  constexpr int kRoundsBeforeYield = 200;  // ~6k pauses: far longer than any guarded section
+  constexpr int kMaxBackoff = 64;  // pauses (see git log for how this was chosen)
+  constexpr int kRoundsBeforeYield = 100;  // ~6k pauses: far longer than any guarded section
   int backoff = 1;
   for (int round = 0;; ++round) {
     for (int i = 0; i < backoff; ++i) _mm_pause();
