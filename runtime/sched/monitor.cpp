@@ -78,6 +78,15 @@ bool unserved_work(P* p, Monitor::Watch& w, std::int64_t now) {
   return queue || (t && t <= now - kForcePreemptNs);
 }
 
+// Go's retake rule for a P inside a blocking() call the monitor has already seen: with nothing
+// queued on it and another P free to take new work, it is left alone until kIdleSyscallNs after
+// the call was first seen; otherwise it is due now (0).
+std::int64_t syscall_retake_due(const P* p, const Monitor::Watch& w) {
+  const bool others_free = sched.nmspinning.load(std::memory_order_relaxed) +
+                               sched.npidle.load(std::memory_order_relaxed) > 0;
+  return p->runq.empty() && others_free ? w.syscall_since + kIdleSyscallNs : 0;
+}
+
 }  // namespace
 
 void Monitor::start() {
@@ -161,10 +170,12 @@ std::int64_t Monitor::quiet_for(std::int64_t now) const {
     const P* p = pp.get();
     const PStatus status = p->status.load(std::memory_order_acquire);
     if (status == PStatus::idle) continue;
-    if (status != PStatus::syscall || !p->runq.empty()) return 0;
+    if (status != PStatus::syscall) return 0;
     const Watch& w = watch_[p->id];
     if (p->syscall_tick.load(std::memory_order_relaxed) != w.syscall_tick) return 0;  // not seen yet
-    until = std::min(until, w.syscall_since + kIdleSyscallNs);
+    const std::int64_t due = syscall_retake_due(p, w);
+    if (due == 0) return 0;
+    until = std::min(until, due);
   }
   return until == INT64_MAX ? 0 : std::max<std::int64_t>(until - now, 0);
 }
@@ -182,11 +193,7 @@ bool Monitor::retake(std::int64_t now) {
         w.syscall_since = now;
         continue;
       }
-      // Nothing queued here and other Ps free to take new work: no hurry (Go's rule).
-      if (p->runq.empty() &&
-          sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0 &&
-          now - w.syscall_since < kIdleSyscallNs)
-        continue;
+      if (now < syscall_retake_due(p, w)) continue;
       PStatus expected = PStatus::syscall;
       if (p->status.compare_exchange_strong(expected, PStatus::idle, std::memory_order_acq_rel)) {
         sched.retakes.fetch_add(1, std::memory_order_relaxed);
