@@ -16,7 +16,8 @@
 // starts one spinning M if there is an idle P and nobody is spinning already. A spinning M
 // that finds work stops spinning and, if it was the last spinner, calls wakep() itself
 // (reset_spinning): so a burst of work fans out one worker at a time, and there is never a
-// thundering herd — at most one M is woken per event.
+// thundering herd — at most one M is woken per event. A spinning M that sees goroutines queued on
+// a busy P keeps spinning until they have waited long enough to take (steal.cpp), up to 1 ms.
 //
 // The lost-wake-up argument (Go's, from proc.go). The submitter does
 //     publish work ; StoreLoad ; if nmspinning == 0 && npidle > 0 then wakep()

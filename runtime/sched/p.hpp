@@ -73,6 +73,16 @@ struct alignas(64) P {
   std::uint64_t next_goid = 0, goid_end = 0;
   FastRand rng;
   std::vector<std::vector<P*>> victims;  // other Ps by topology distance, nearest tier first
+  // Per victim (by id), as a thief (steal.cpp): when this P first saw goroutines waiting in the
+  // victim's ring (and the ring's tail then), and in its runnext (and its switch count then).
+  struct Sighting {
+    std::uint32_t tail = 0;
+    std::int64_t since = 0;  // 0: nothing seen waiting
+    const G* next = nullptr;
+    std::uint64_t switches = 0;
+    std::int64_t next_since = 0;
+  };
+  std::vector<Sighting> sightings;
 
   struct {
     Counter spawned, exited, switches, steals, stolen;

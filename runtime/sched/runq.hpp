@@ -152,6 +152,8 @@ class RunQueue {
 
   // For the monitor: has anyone taken work from this queue lately? (head only ever advances.)
   std::uint32_t taken_so_far() const { return head_.load(std::memory_order_relaxed); }
+  // For thieves: how many goroutines were ever put in the ring (tail only ever advances).
+  std::uint32_t put_so_far() const { return tail_.load(std::memory_order_acquire); }
   const G* peek_next() const { return next_.load(std::memory_order_relaxed); }
 
  private:

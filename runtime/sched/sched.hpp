@@ -102,7 +102,9 @@ void runq_put(P* p, G* g, bool next);
 
 // ---- steal.cpp ----
 void build_victims();
-G* steal_work(M* m);
+// Takes work from another P for m's P. `patient`: only goroutines that have waited there a while
+// (steal.cpp); if some wait, but not yet long enough, `retry_at` is set to when they will have.
+G* steal_work(M* m, bool patient, std::int64_t& retry_at);
 
 // ---- idle.cpp ----
 void wakep();

@@ -19,7 +19,10 @@
 #include "sched/topology.hpp"
 #include "time/timers.hpp"
 
+#include <algorithm>
 #include <cstdio>
+
+#include <immintrin.h>
 
 namespace goro::rt {
 
@@ -53,8 +56,26 @@ bool any_p_has_work() {
   return t && t <= os::now_ns();  // a timer is overdue: someone must run it
 }
 
+// A thief waits at most this long for other Ps' queued goroutines to become its to take; then it
+// takes them at once (steal.cpp), rather than spin without end beside a busy P or park and be
+// woken again by that P's next ready.
+constexpr std::int64_t kMaxStealWaitNs = 1000000;
+
+// Waits until `until` without touching other Ps' queues, unless work turns up meanwhile that is
+// ours at once: the global queue, the network (readied onto our P), our own timers, the runtime
+// stopping.
+void wait_to_steal(P* p, std::int64_t until) {
+  const std::int64_t timer = p->timers.earliest();
+  if (timer && timer < until) until = timer;
+  while (os::now_ns() < until && sched.globalq->empty() && !sched.stopping.load(std::memory_order_relaxed)) {
+    if (poll_network()) return;
+    for (int i = 0; i < 64; ++i) _mm_pause();
+  }
+}
+
 // Looks everywhere for a goroutine for m, parking m while there is none. Null: runtime stops.
 G* find_runnable(M* m) {
+  std::int64_t waiting_since = 0;  // when we first waited to steal (0: not yet)
   for (;;) {
     if (sched.stopping.load(std::memory_order_acquire)) return nullptr;
     if (!m->p && !stopm(m)) return nullptr;
@@ -69,7 +90,14 @@ G* find_runnable(M* m) {
         m->spinning = true;
         sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
-      g = steal_work(m);
+      const bool patient = waiting_since == 0 || os::now_ns() - waiting_since < kMaxStealWaitNs;
+      std::int64_t retry_at = 0;
+      g = steal_work(m, patient, retry_at);
+      if (!g && retry_at) {
+        if (waiting_since == 0) waiting_since = os::now_ns();
+        wait_to_steal(p, std::min(retry_at, waiting_since + kMaxStealWaitNs));
+        continue;
+      }
     }
     if (g) {
       if (m->spinning) reset_spinning(m);

@@ -1,24 +1,32 @@
 // runtime/sched/steal.cpp — an idle P takes work from a busy one.
 //
 // A spinning M (idle.cpp) with an empty local queue visits the other Ps and takes half of the
-// first non-empty ring it finds (runq.hpp: one CAS per steal, however many goroutines move).
-// Victims are visited nearest first by topology — same core, then same cache, then same NUMA
-// node, then the rest (topology.cpp) — so stolen goroutines keep their data in a shared cache
-// where possible; within a tier the order is random, so thieves spread out instead of all
-// hitting the same victim.
+// first ring that has had goroutines waiting long enough (runq.hpp: one CAS per steal, however
+// many goroutines move). Victims are visited nearest first by topology — same core, then same
+// cache, then same NUMA node, then the rest (topology.cpp) — so stolen goroutines keep their
+// data in a shared cache where possible; within a tier the order is random, so thieves spread
+// out instead of all hitting the same victim.
 //
-// In the last round the thief also fires every P's overdue timers (time/timers.hpp). A victim's
-// runnext is taken only in the last round, and only after the victim has had
-// kRunnextGraceNs to run it itself: runnext is usually a goroutine its P is about to switch to
-// (the other half of a channel hand-off), and stealing it would just move a hot pair apart.
+// Waiting long enough. Go steals whatever it finds. But the goroutines in a busy P's ring are
+// often a group that talks over channels — a consumer readying the producers it just made room
+// for — and will run there within microseconds, with hot caches; a thief that takes them splits
+// the group over two cores, and then every channel operation moves cache lines between them
+// (the select benchmark: 440k steals for 2M messages and ~1.9× the time at procs 2 of procs 1).
+// So a thief notes when it first saw goroutines waiting in a ring (the ring's tail then) and
+// takes them only if they are still there kRingGraceNs later: that P is busy with something
+// else. Meanwhile it waits without touching that P's cache lines (schedule.cpp's
+// wait_to_steal), and after kMaxStealWaitNs of such waiting it takes what is there at once.
+//
+// runnext is taken only in the last round, and only if it has held the same goroutine for
+// kRunnextGraceNs while its P did not switch once (it is stuck in a long goroutine): runnext is
+// usually a goroutine its P is about to switch to (the other half of a channel hand-off). In the
+// last round the thief also fires every P's overdue timers (time/timers.hpp).
 #include "sched/sched.hpp"
 
 #include "os/clock.hpp"
 #include "sched/dispatch.hpp"
 #include "sched/topology.hpp"
 #include "time/timers.hpp"
-
-#include <immintrin.h>
 
 namespace goro::rt {
 namespace {
@@ -27,15 +35,66 @@ constexpr int kStealRounds = 4;  // Go's stealTries
 // Go waits 3 µs before stealing runnext: "a sync chan send/recv takes ~50ns ... 3us gives ~50x
 // overshoot". Same reasoning, same number.
 constexpr std::int64_t kRunnextGraceNs = 3000;
+// A ring holds a few such hand-offs' worth of goroutines: 10× more. (select benchmark, ns per
+// message at 0 / 10 / 30 / 100 µs: 219 / 149 / 126 / 126; echo throughput unchanged.)
+constexpr std::int64_t kRingGraceNs = 30000;
 
-G* try_steal(P* self, P* victim, bool include_next) {
-  std::uint32_t moved = 0;
-  G* g = victim->runq.steal_into(self->runq, false, moved);
-  if (!g && include_next && victim->runq.has_next()) {
-    const std::int64_t until = os::now_ns() + kRunnextGraceNs;
-    while (os::now_ns() < until && victim->runq.has_next()) _mm_pause();
-    g = victim->runq.steal_into(self->runq, true, moved);
+// Whether goroutines in victim's ring have waited there kRingGraceNs since this thief first saw
+// them. If some wait, but not yet long enough, lowers `retry_at` to when they will have.
+bool waited_long_enough(P* self, P* victim, std::int64_t grace, std::int64_t& retry_at) {
+  P::Sighting& seen = self->sightings[victim->id];
+  const std::uint32_t head = victim->runq.taken_so_far();
+  const std::uint32_t tail = victim->runq.put_so_far();
+  if (head == tail) {  // nothing there
+    seen.since = 0;
+    return false;
   }
+  const std::int64_t now = os::now_ns();
+  // Still there: some goroutine that was in the ring when we looked last (head has not passed
+  // the tail we saw then). Otherwise these are new arrivals: start the clock for them.
+  if (seen.since == 0 || static_cast<std::int32_t>(head - seen.tail) >= 0) seen = {tail, now};
+  if (now - seen.since < grace) {
+    const std::int64_t due = seen.since + grace;
+    if (retry_at == 0 || due < retry_at) retry_at = due;
+    return false;
+  }
+  seen.since = 0;
+  return true;
+}
+
+// Whether victim's runnext goroutine has waited there kRunnextGraceNs while the victim did not
+// switch once (it is stuck in one long goroutine). Otherwise as waited_long_enough.
+bool next_is_stale(P* self, P* victim, std::int64_t grace, std::int64_t& retry_at) {
+  P::Sighting& seen = self->sightings[victim->id];
+  const G* next = victim->runq.peek_next();
+  if (!next) {
+    seen.next_since = 0;
+    return false;
+  }
+  const std::uint64_t switches = victim->counters.switches.get();
+  const std::int64_t now = os::now_ns();
+  if (seen.next_since == 0 || seen.next != next || seen.switches != switches) {
+    seen.next = next;
+    seen.switches = switches;
+    seen.next_since = now;
+  }
+  if (now - seen.next_since < grace) {
+    const std::int64_t due = seen.next_since + grace;
+    if (retry_at == 0 || due < retry_at) retry_at = due;
+    return false;
+  }
+  seen.next_since = 0;
+  return true;
+}
+
+G* try_steal(P* self, P* victim, bool include_next, bool patient, std::int64_t& retry_at) {
+  std::uint32_t moved = 0;
+  G* g = nullptr;
+  if (waited_long_enough(self, victim, patient ? kRingGraceNs : 0, retry_at))
+    g = victim->runq.steal_into(self->runq, false, moved);
+  if (!g && include_next && retry_at == 0 &&
+      next_is_stale(self, victim, patient ? kRunnextGraceNs : 0, retry_at))
+    g = victim->runq.steal_into(self->runq, true, moved);
   if (g) {
     self->counters.steals.add();
     self->counters.stolen.add(moved);
@@ -52,11 +111,13 @@ void build_victims() {
     for (auto& q : sched.ps)
       if (q != p) p->victims[static_cast<std::size_t>(topo.distance(p->id, q->id, sched.nprocs))].push_back(q.get());
     std::erase_if(p->victims, [](const std::vector<P*>& tier) { return tier.empty(); });
+    p->sightings.assign(sched.nprocs, {});
   }
 }
 
-G* steal_work(M* m) {
+G* steal_work(M* m, bool patient, std::int64_t& retry_at) {
   P* self = m->p;
+  retry_at = 0;
   for (int round = 0; round < kStealRounds; ++round) {
     const bool last = round == kStealRounds - 1;
     // Before stealing runnext, fire whatever is overdue on any P (its P may be busy computing).
@@ -67,7 +128,7 @@ G* steal_work(M* m) {
       const std::uint32_t start = self->rng.below(n);
       for (std::uint32_t i = 0; i < n; ++i) {
         if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
-        if (G* g = try_steal(self, tier[(start + i) % n], last)) return g;
+        if (G* g = try_steal(self, tier[(start + i) % n], last, patient, retry_at)) return g;
       }
     }
   }
