@@ -3,7 +3,7 @@ and the Go peer (go build)."""
 import subprocess
 import sys
 
-MESON_OPTIONS = ["-Dbuildtype=release", "-Dbench=true", "-Dtests=false"]
+MESON_OPTIONS = ["-Dbuildtype=release", "-Db_lto=true", "-Dbench=true", "-Dtests=false"]
 
 
 def step(argv, cwd):
@@ -18,5 +18,7 @@ def build(root, build_dir):
     # the last setup is picked up (bench/meson.build looks for it at configure time).
     reconfigure = ["--reconfigure"] if (build_dir / "build.ninja").exists() else []
     step(["meson", "setup", *reconfigure, build_dir, *MESON_OPTIONS], root)
+    if reconfigure:  # meson 1.0's --reconfigure ignores changed base options such as b_lto
+        step(["meson", "configure", build_dir, *MESON_OPTIONS], root)
     step(["ninja", "-C", build_dir], root)
     step(["go", "build", "-o", root / build_dir / "go_bench", "."], root / "bench" / "go")
