@@ -14,12 +14,10 @@
 
 namespace goro::rt::os {
 
-// The protocol on a bare flag, for locks embedded in public types (goro/sync.hpp's WaitList).
-inline void spin_lock(std::atomic<bool>& locked) {
-  if (!locked.exchange(true, std::memory_order_acquire)) return;
-  // Contended: back off exponentially before looking again. Under contention from several
-  // cores this lets the holder's core take the lock again while the line is still in its cache,
-  // instead of moving the line on every acquisition (a channel shared by goroutines on every P).
+// Contended: back off exponentially before looking again. Under contention from several cores
+// this lets the holder's core take the lock again while the line is still in its cache, instead
+// of moving the line on every acquisition (a channel shared by goroutines on every P).
+[[gnu::noinline, gnu::cold]] inline void spin_lock_contended(std::atomic<bool>& locked) {
   constexpr int kMaxBackoff = 64;  // pauses (see git log for how this was chosen)
   constexpr int kRoundsBeforeYield = 100;  // ~6k pauses: far longer than any guarded section
   int backoff = 1;
@@ -29,6 +27,12 @@ inline void spin_lock(std::atomic<bool>& locked) {
     if (round >= kRoundsBeforeYield) ::sched_yield();  // the holder was preempted: let it run
     if (!locked.load(std::memory_order_relaxed) && !locked.exchange(true, std::memory_order_acquire)) return;
   }
+}
+
+// The protocol on a bare flag, for locks embedded in public types (goro/sync.hpp's WaitList).
+// The uncontended exchange is inline; the loop is not, so that every caller stays small.
+inline void spin_lock(std::atomic<bool>& locked) {
+  if (locked.exchange(true, std::memory_order_acquire)) [[unlikely]] spin_lock_contended(locked);
 }
 
 inline void spin_unlock(std::atomic<bool>& locked) { locked.store(false, std::memory_order_release); }
