@@ -39,8 +39,19 @@ constexpr std::int64_t kRunnextGraceNs = 3000;
 // message at 0 / 10 / 30 / 100 µs: 219 / 149 / 126 / 126; echo throughput unchanged.)
 constexpr std::int64_t kRingGraceNs = 30000;
 
-// Whether goroutines in victim's ring have waited there kRingGraceNs since this thief first saw
-// them. If some wait, but not yet long enough, lowers `retry_at` to when they will have.
+// Whether what this thief first saw waiting at `since` has waited `grace` by `now` (and then
+// forgets the sighting: the caller steals); if not, lowers `retry_at` to when it will have.
+bool grace_over(std::int64_t& since, std::int64_t now, std::int64_t grace, std::int64_t& retry_at) {
+  if (now - since < grace) {
+    const std::int64_t due = since + grace;
+    if (retry_at == 0 || due < retry_at) retry_at = due;
+    return false;
+  }
+  since = 0;
+  return true;
+}
+
+// Whether goroutines in victim's ring have waited there `grace` since this thief first saw them.
 bool waited_long_enough(P* self, P* victim, std::int64_t grace, std::int64_t& retry_at) {
   P::Sighting& seen = self->sightings[victim->id];
   const std::uint32_t head = victim->runq.taken_so_far();
@@ -53,17 +64,11 @@ bool waited_long_enough(P* self, P* victim, std::int64_t grace, std::int64_t& re
   // Still there: some goroutine that was in the ring when we looked last (head has not passed
   // the tail we saw then). Otherwise these are new arrivals: start the clock for them.
   if (seen.since == 0 || static_cast<std::int32_t>(head - seen.tail) >= 0) seen = {tail, now};
-  if (now - seen.since < grace) {
-    const std::int64_t due = seen.since + grace;
-    if (retry_at == 0 || due < retry_at) retry_at = due;
-    return false;
-  }
-  seen.since = 0;
-  return true;
+  return grace_over(seen.since, now, grace, retry_at);
 }
 
-// Whether victim's runnext goroutine has waited there kRunnextGraceNs while the victim did not
-// switch once (it is stuck in one long goroutine). Otherwise as waited_long_enough.
+// Whether victim's runnext goroutine has waited there `grace` while the victim did not switch
+// once (it is stuck in one long goroutine).
 bool next_is_stale(P* self, P* victim, std::int64_t grace, std::int64_t& retry_at) {
   P::Sighting& seen = self->sightings[victim->id];
   const G* next = victim->runq.peek_next();
@@ -78,13 +83,7 @@ bool next_is_stale(P* self, P* victim, std::int64_t grace, std::int64_t& retry_a
     seen.switches = switches;
     seen.next_since = now;
   }
-  if (now - seen.next_since < grace) {
-    const std::int64_t due = seen.next_since + grace;
-    if (retry_at == 0 || due < retry_at) retry_at = due;
-    return false;
-  }
-  seen.next_since = 0;
-  return true;
+  return grace_over(seen.next_since, now, grace, retry_at);
 }
 
 G* try_steal(P* self, P* victim, bool include_next, bool patient, std::int64_t& retry_at) {
