@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -355,8 +356,11 @@ TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or time
     CHECK_THROWS_AS(net::listen("127.0.0.1:99999"), std::invalid_argument);
 
     // A listener whose queue is full (backlog 0, one connection waiting, never accepting):
-    // further connects usually hang — Linux still completes a handshake now and then, so try,
-    // each time with a fresh listener, until one really blocks.
+    // further connects hang. The filling connection is in the queue only once the listener has
+    // processed its final ACK, which on a loaded machine can lag behind the client's connect()
+    // returning (softirqs deferred to ksoftirqd): wait for the listener to count it (TCP_INFO's
+    // tcpi_unacked is a listener's queue length). Linux may still complete a handshake now and
+    // then, so try, each time with a fresh listener, until one really blocks.
     std::vector<net::Conn> got_through;
     std::vector<int> listeners;
     auto full_listener = [&]() -> std::string {
@@ -371,6 +375,14 @@ TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or time
       listeners.push_back(raw);
       const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
       got_through.push_back(net::dial(addr));  // fills the accept queue
+      for (int waited_ms = 0;; ++waited_ms) {
+        tcp_info info{};
+        socklen_t info_len = sizeof info;
+        REQUIRE(::getsockopt(raw, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0);
+        if (info.tcpi_unacked >= 1) break;
+        REQUIRE(waited_ms < 5000);
+        goro::sleep_for(1ms);
+      }
       return addr;
     };
     // The error of the first dial (with a fresh context from make_ctx) that does not get through.
