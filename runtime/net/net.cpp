@@ -44,7 +44,7 @@ std::string sock_name(int fd, bool peer) {
 
 std::shared_ptr<Socket> open_socket(int family) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::system_category(), "goro: socket");
+  if (fd < 0) throw std::system_error(detail::os_error(), std::system_category(), "goro: socket");
   return std::make_shared<Socket>(fd);
 }
 
@@ -71,8 +71,9 @@ std::size_t Conn::read(std::span<std::byte> buf) const {
   for (;;) {
     const ssize_t n = ::read(s.fd, buf.data(), buf.size());
     if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) s.throw_errno(errno, "read");
+    const int err = detail::os_error();
+    if (err == EINTR) continue;
+    if (err != EAGAIN) s.throw_errno(err, "read");
     s.wait(false, "read");
   }
 }
@@ -89,8 +90,9 @@ std::size_t Conn::write(std::span<const std::byte> data) const {
       done += static_cast<std::size_t>(n);  // a partial write: go on with the rest
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) s.throw_errno(errno, "write");
+    const int err = detail::os_error();
+    if (err == EINTR) continue;
+    if (err != EAGAIN) s.throw_errno(err, "write");
     s.wait(true, "write");
   }
   return done;
@@ -136,7 +138,7 @@ Listener listen(std::string_view address) {
     if (e.family() == AF_INET6) ::setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0 ||
         ::listen(s->fd, listen_backlog()) != 0) {
-      last_error = errno;
+      last_error = detail::os_error();
       continue;
     }
     s->local = sock_name(s->fd, false);
@@ -162,7 +164,7 @@ Conn Listener::accept() const {
       conn->remote = rt::net::to_string(reinterpret_cast<sockaddr*>(&peer));
       return Conn(std::move(conn));
     }
-    switch (errno) {
+    switch (const int err = detail::os_error()) {
       case EINTR:
       case ECONNABORTED:  // the client gave up before we got to it: take the next one
         continue;
@@ -171,13 +173,13 @@ Conn Listener::accept() const {
         continue;
       case EMFILE:
       case ENFILE:
-        throw std::system_error(errno, std::system_category(),
+        throw std::system_error(err, std::system_category(),
                                 "goro: accept on " + s.local +
                                     ": out of file descriptors (RLIMIT_NOFILE); the listener "
                                     "stays usable — close some connections or raise the limit, "
                                     "then accept again");
       default:
-        s.throw_errno(errno, "accept");
+        s.throw_errno(err, "accept");
     }
   }
 }
@@ -196,7 +198,7 @@ namespace {
 int connect_to(Socket& s, const rt::net::Endpoint& e) {
   Socket::Op op(s);
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
-  if (errno != EINPROGRESS && errno != EINTR) return errno;
+  if (const int err = detail::os_error(); err != EINPROGRESS && err != EINTR) return err;
   s.wait(true, "dial");  // throws on close or deadline
   int err = 0;
   socklen_t len = sizeof err;
@@ -234,7 +236,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
       const int one = 1;  // many connections from one local address to many servers
       ::setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&bind_to->addr), bind_to->len) != 0) {
-        last_error = errno;
+        last_error = detail::os_error();
         continue;
       }
     }

@@ -1,6 +1,8 @@
 // runtime/net/socket.cpp
 #include "net/socket.hpp"
 
+#include <cerrno>
+
 #include <goro/net.hpp>
 
 #include "sched/sched.hpp"
@@ -73,6 +75,8 @@ Socket::Op::Op(Socket& s) : s_(s) {
     throw std::logic_error("goro: this connection belongs to a goro runtime that has stopped");
   }
 }
+
+[[gnu::noinline, gnu::noipa]] int os_error() noexcept { return errno; }
 
 void Socket::throw_errno(int err, const char* op) const {
   std::string what = std::string("goro: ") + op;
