@@ -63,7 +63,10 @@ bool waited_long_enough(P* self, P* victim, std::int64_t grace, std::int64_t& re
   const std::int64_t now = os::now_ns();
   // Still there: some goroutine that was in the ring when we looked last (head has not passed
   // the tail we saw then). Otherwise these are new arrivals: start the clock for them.
-  if (seen.since == 0 || static_cast<std::int32_t>(head - seen.tail) >= 0) seen = {tail, now};
+  if (seen.since == 0 || static_cast<std::int32_t>(head - seen.tail) >= 0) {
+    seen.tail = tail;
+    seen.since = now;
+  }
   return grace_over(seen.since, now, grace, retry_at);
 }
 
