@@ -166,9 +166,10 @@ TEST_CASE("non-blocking operations") {
       ready = true;
       CHECK(ch.recv() == 5);
     });
+    // The receiver may run on another P and take a while to park (TSan): a fixed number of
+    // yields is no proof it waits, and a failed try_send would leave it parked on a dead channel.
     while (!ready) goro::yield();
-    for (int i = 0; i < 10; ++i) goro::yield();
-    CHECK(ch.try_send(v));  // a receiver is parked on it
+    while (!ch.try_send(v)) goro::yield();  // succeeds once the receiver is parked on it
     chan<int> nil = chan<int>::nil();
     CHECK(!nil);
     CHECK(!nil.try_send(v));
