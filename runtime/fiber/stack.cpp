@@ -74,46 +74,36 @@ void StackPool::stop() {
   }
   slabs_.clear();
   cold_.clear();
-  warm_ = nullptr;
-  nwarm_ = 0;
+  warm_.clear();
 }
 
 std::size_t StackPool::take(Stack** out, std::size_t n) {
   // Decide under the lock which regions to hand out; set up new ones (syscalls, page faults)
   // after releasing it.
-  std::size_t got = 0;
+  n = std::min(n, StackCache::kCapacity);
   char* fresh[StackCache::kCapacity];
   bool guard_needed[StackCache::kCapacity];
   std::size_t nfresh = 0;
-  n = std::min(n, StackCache::kCapacity);
-  {
-    std::lock_guard lock(mu_);
-    for (; got < n && warm_; ++got) {
-      out[got] = warm_;
-      warm_ = warm_->next;
-      --nwarm_;
+  std::unique_lock lock(mu_);
+  std::size_t got = std::min(n, warm_.size());
+  std::copy(warm_.end() - static_cast<std::ptrdiff_t>(got), warm_.end(), out);
+  warm_.resize(warm_.size() - got);
+  while (got + nfresh < n) {
+    if (!cold_.empty()) {
+      fresh[nfresh] = cold_.back();
+      guard_needed[nfresh++] = false;  // guard markers and mprotect both survive MADV_DONTNEED
+      cold_.pop_back();
+      continue;
     }
-    for (; got + nfresh < n; ++nfresh) {
-      if (!cold_.empty()) {
-        fresh[nfresh] = cold_.back();
-        guard_needed[nfresh] = false;  // guard markers and mprotect both survive MADV_DONTNEED
-        cold_.pop_back();
-        continue;
-      }
-      if (slabs_.empty() || slabs_.back().carved == slabs_.back().stacks) {
-        std::size_t stacks =
-            slabs_.empty() ? kFirstSlabStacks : std::min(slabs_.back().stacks * 2, kMaxSlabStacks);
-        void* base = ::mmap(nullptr, stacks * region_bytes(), PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (base == MAP_FAILED) fatal("cannot reserve address space for goroutine stacks");
-        ::madvise(base, stacks * region_bytes(), MADV_NOHUGEPAGE);  // a huge page per stack: no
-        slabs_.push_back(Slab{static_cast<char*>(base), stacks, 0});
-      }
-      Slab& slab = slabs_.back();
-      fresh[nfresh] = slab.base + slab.carved++ * region_bytes();
-      guard_needed[nfresh] = true;
+    if (slabs_.empty() || slabs_.back().carved == slabs_.back().stacks) {
+      add_slab(lock);
+      continue;
     }
+    Slab& slab = slabs_.back();
+    fresh[nfresh] = slab.base + slab.carved++ * region_bytes();
+    guard_needed[nfresh++] = true;
   }
+  lock.unlock();
   for (std::size_t i = 0; i < nfresh; ++i) {
     if (guard_needed[i]) install_guard(fresh[i]);
     out[got++] = revive(fresh[i]);
@@ -121,18 +111,32 @@ std::size_t StackPool::take(Stack** out, std::size_t n) {
   return got;
 }
 
+void StackPool::add_slab(std::unique_lock<os::SpinLock>& lock) {
+  std::size_t stacks =
+      slabs_.empty() ? kFirstSlabStacks : std::min(slabs_.back().stacks * 2, kMaxSlabStacks);
+  const std::size_t bytes = stacks * region_bytes();
+  lock.unlock();  // the other Ps' give() and take() need the lock meanwhile
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) fatal("cannot reserve address space for goroutine stacks");
+  ::madvise(base, bytes, MADV_NOHUGEPAGE);  // a huge page per stack: no
+  lock.lock();
+  if (slabs_.empty() || slabs_.back().carved == slabs_.back().stacks) {
+    slabs_.push_back(Slab{static_cast<char*>(base), stacks, 0});
+    return;
+  }
+  lock.unlock();  // another P added one meanwhile: carve from that
+  ::munmap(base, bytes);
+  lock.lock();
+}
+
 void StackPool::give(Stack* const* in, std::size_t n) {
   std::lock_guard lock(mu_);
-  for (std::size_t i = 0; i < n; ++i) {
-    in[i]->next = warm_;
-    warm_ = in[i];
-  }
-  nwarm_ += n;
+  warm_.insert(warm_.end(), in, in + n);
 }
 
 std::size_t StackPool::trim(std::size_t keep) {
-  // Collect the excess in batches (each a short hold of the lock: the warm list runs through
-  // the stacks' cold header pages), then give the memory back in address order, one madvise
+  // Collect the excess in batches (each a short hold of the spin lock that every P's take()
+  // and give() need), then give the memory back in address order, one madvise
   // per run of adjacent regions rather than one per stack: after a burst most of the excess is
   // adjacent, and each madvise costs a syscall and a TLB shootdown (an interrupt to every other
   // core running this process). Guard markers survive MADV_DONTNEED, and mprotect'ed guards
@@ -144,11 +148,9 @@ std::size_t StackPool::trim(std::size_t keep) {
     std::size_t n = 0;
     {
       std::lock_guard lock(mu_);
-      while (n < kBatch && nwarm_ > keep) {
-        batch[n++] = warm_;
-        warm_ = warm_->next;
-        --nwarm_;
-      }
+      n = warm_.size() > keep ? std::min(kBatch, warm_.size() - keep) : 0;
+      std::copy(warm_.end() - static_cast<std::ptrdiff_t>(n), warm_.end(), batch);
+      warm_.resize(warm_.size() - n);
     }
     if (n == 0) break;
     for (std::size_t i = 0; i < n; ++i) {
