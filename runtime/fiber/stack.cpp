@@ -116,7 +116,8 @@ void StackPool::add_slab(std::unique_lock<os::SpinLock>& lock) {
       slabs_.empty() ? kFirstSlabStacks : std::min(slabs_.back().stacks * 2, kMaxSlabStacks);
   const std::size_t bytes = stacks * region_bytes();
   lock.unlock();  // the other Ps' give() and take() need the lock meanwhile
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* base =
+      ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) fatal("cannot reserve address space for goroutine stacks");
   ::madvise(base, bytes, MADV_NOHUGEPAGE);  // a huge page per stack: no
   lock.lock();
@@ -136,11 +137,11 @@ void StackPool::give(Stack* const* in, std::size_t n) {
 
 std::size_t StackPool::trim(std::size_t keep) {
   // Collect the excess in batches (each a short hold of the spin lock that every P's take()
-  // and give() need), then give the memory back in address order, one madvise
-  // per run of adjacent regions rather than one per stack: after a burst most of the excess is
-  // adjacent, and each madvise costs a syscall and a TLB shootdown (an interrupt to every other
-  // core running this process). Guard markers survive MADV_DONTNEED, and mprotect'ed guards
-  // are mappings of their own, so a run may cover the guards between its stacks.
+  // and give() need), then give the memory back in address order, one madvise per run of
+  // adjacent regions rather than one per stack: after a burst most of the excess is adjacent,
+  // and each madvise costs a syscall and a TLB shootdown (an interrupt to every other core
+  // running this process). Guard markers survive MADV_DONTNEED, and mprotect'ed guards are
+  // mappings of their own, so a run may cover the guards between its stacks.
   constexpr std::size_t kBatch = 256;
   std::vector<char*> regions;
   for (;;) {
