@@ -57,16 +57,23 @@ inline bool contains(const std::string& s, const std::string& part) { return s.f
 // Whether `s` begins with `prefix`.
 inline bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s. Polls with short
-// sleeps, not yield(): the goroutines waited for may be sleeping themselves.
-inline bool wait_count(const std::atomic<long>& counter, long target) {
+// Waits (from a goroutine) until pred() holds; false after 20 s. For a point another goroutine
+// or thread reaches in its own time: a fixed number of yields or a fixed sleep proves nothing on
+// a loaded machine or under the sanitizers. Polls with short sleeps, not yield(): the goroutines
+// waited for may be sleeping themselves.
+template <class Pred>
+bool eventually(Pred&& pred) {
   using namespace std::chrono_literals;
   const auto give_up = std::chrono::steady_clock::now() + 20s;
-  while (counter.load() < target) {
+  while (!pred()) {
     if (std::chrono::steady_clock::now() > give_up) return false;
     goro::sleep_for(50us);
   }
   return true;
+}
+// Waits (from a goroutine) until `counter` reaches `target`; false after 20 s.
+inline bool wait_count(const std::atomic<long>& counter, long target) {
+  return eventually([&] { return counter.load() >= target; });
 }
 
 // Busy-waits for d without a scheduling point (goro does not preempt it).
