@@ -198,6 +198,27 @@ GORO_CHILD("stack-size-from-env") {
   return goro::run([] { return goro::rt::sched.stacks.stack_bytes() == 128 * 1024 ? 0 : 1; });
 }
 
+// Stacks are set up in batches (guards installed together): one deep in a later batch is guarded.
+GORO_CHILD("overflow-later") {
+  goro::Config c;
+  c.stack_size = 64 * 1024;
+  c.procs = 1;
+  goro::run(c, [] {
+    for (int i = 0; i < 40; ++i) goro::go([] { park_forever(); });  // goroutines 2..41
+    goro::yield();
+    goro::go([] { overflow(0); });  // goroutine 42
+    for (;;) goro::yield();
+  });
+  return 0;
+}
+
+TEST_CASE("overflowing a stack from a later batch stops the process with a message") {
+  ChildResult r = run_child("overflow-later");
+  CHECK(r.signal == SIGABRT);
+  CHECK(r.err.find("goro: goroutine 42 overflowed its 64 KiB stack") != std::string::npos);
+  INFO(r.err);
+}
+
 TEST_CASE("GORO_STACK sets the stack size") {
   ChildResult r = run_child("stack-size-from-env", {"GORO_STACK=128K"});
   CHECK(r.exit_code == 0);
