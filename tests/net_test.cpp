@@ -165,6 +165,45 @@ TEST_CASE("read returns 0 at end of stream; large writes arrive whole and in ord
   });
 }
 
+TEST_CASE("urgent (out-of-band) data does not stall a reader") {
+  // TCP stops a read short at an urgent mark, with data still queued behind it and no further
+  // readiness event to come: a reader that took a short read for an empty socket (to save the
+  // read that fails with EAGAIN) would wait forever here. So would one at a FIN or RST that
+  // arrived with the last data.
+  each_procs({1u, 2u}, [](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      goro::chan<net::Conn> accepted(1);
+      goro::go([ln, accepted]() mutable { accepted.send(ln.accept()); });
+      const int raw = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port_of(ln.address()))));
+      auto* addr = reinterpret_cast<sockaddr*>(&a);
+      REQUIRE(goro::blocking([&] { return ::connect(raw, addr, sizeof a); }) == 0);
+      net::Conn conn = *accepted.recv();
+      char buf[64];
+      auto read_some = [&] { return conn.read(std::as_writable_bytes(std::span(buf))); };
+      REQUIRE(::send(raw, "x", 1, 0) == 1);
+      CHECK(read_some() == 1);
+      // Data, an urgent byte, more data, all arrived before the reader looks (given 50 ms), so
+      // the reader's one event covers all of it and its first read stops at the mark.
+      REQUIRE(::send(raw, "abc", 3, 0) == 3);
+      REQUIRE(::send(raw, "d", 1, MSG_OOB) == 1);
+      REQUIRE(::send(raw, "efg", 3, 0) == 3);
+      goro::sleep_for(50ms);
+      conn.set_read_deadline(std::chrono::steady_clock::now() + 10s);
+      std::string got;
+      while (got.size() < 6) got.append(buf, read_some());  // a stalled read times out and throws
+      CHECK(got == "abcefg");  // the urgent byte is out of band (SO_OOBINLINE is off)
+      ::close(raw);
+      CHECK(read_some() == 0);
+      ln.close();
+    });
+  });
+}
+
 TEST_CASE("deadlines: a passed deadline throws timeout_error; clearing it waits again") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {
