@@ -175,16 +175,23 @@ TEST_CASE("after a burst, an idle runtime returns the excess stacks, which keep 
   });
 }
 
-GORO_CHILD("overflow") {
+// Starts `parked` goroutines that park, then one (goroutine parked + 2) that overflows its 64 KiB
+// stack. Stacks are set up in batches, guards installed together: with 40 parked, the deep one's
+// stack comes from a later batch than the first.
+int overflow_after(int parked) {
   goro::Config c;
   c.stack_size = 64 * 1024;
   c.procs = 1;
-  goro::run(c, [] {
-    goro::go([] { overflow(0); });  // goroutine 2
+  goro::run(c, [parked] {
+    for (int i = 0; i < parked; ++i) goro::go([] { park_forever(); });
+    goro::yield();
+    goro::go([] { overflow(0); });
     for (;;) goro::yield();
   });
   return 0;
 }
+GORO_CHILD("overflow") { return overflow_after(0); }
+GORO_CHILD("overflow-later") { return overflow_after(40); }
 
 TEST_CASE("overflowing a stack stops the process with a message") {
   ChildResult r = run_child("overflow");
@@ -192,31 +199,14 @@ TEST_CASE("overflowing a stack stops the process with a message") {
   CHECK(r.err.find("goro: goroutine 2 overflowed its 64 KiB stack; raise Config::stack_size or "
                    "GORO_STACK") != std::string::npos);
   INFO(r.err);
+  ChildResult later = run_child("overflow-later");
+  CHECK(later.signal == SIGABRT);
+  CHECK(later.err.find("goro: goroutine 42 overflowed its 64 KiB stack") != std::string::npos);
+  INFO(later.err);
 }
 
 GORO_CHILD("stack-size-from-env") {
   return goro::run([] { return goro::rt::sched.stacks.stack_bytes() == 128 * 1024 ? 0 : 1; });
-}
-
-// Stacks are set up in batches (guards installed together): one deep in a later batch is guarded.
-GORO_CHILD("overflow-later") {
-  goro::Config c;
-  c.stack_size = 64 * 1024;
-  c.procs = 1;
-  goro::run(c, [] {
-    for (int i = 0; i < 40; ++i) goro::go([] { park_forever(); });  // goroutines 2..41
-    goro::yield();
-    goro::go([] { overflow(0); });  // goroutine 42
-    for (;;) goro::yield();
-  });
-  return 0;
-}
-
-TEST_CASE("overflowing a stack from a later batch stops the process with a message") {
-  ChildResult r = run_child("overflow-later");
-  CHECK(r.signal == SIGABRT);
-  CHECK(r.err.find("goro: goroutine 42 overflowed its 64 KiB stack") != std::string::npos);
-  INFO(r.err);
 }
 
 TEST_CASE("GORO_STACK sets the stack size") {
