@@ -9,6 +9,7 @@ the runtime's server (which prints `LISTENING host:port`), check one answer by h
 starts the runtime's echo server itself, holds 100,000 connections open to it and reports the
 server's memory.
 """
+import itertools
 import os
 import re
 import signal
@@ -339,30 +340,36 @@ def describe_sample(sample):
 
 def run_suite(cases, runtimes, runs, build_dir, timeout, log=sys.stderr):
     """Runs every case `runs` times, runtimes interleaved within each repetition, one process at
-    a time. Returns {case id: {runtime key: Cell}}. Failures are printed as they happen."""
+    a time. The cases of one workload are interleaved too (fib at procs 1 and 2, idle_mem's sizes):
+    a figure computed from several cases, such as the fib speedup, then compares runs made side by
+    side rather than minutes apart, which on a noisy host can differ by a third or more.
+    Returns {case id: {runtime key: Cell}}. Failures are printed as they happen."""
     cells = {c.id: {rt.key: Cell() for rt in runtimes} for c in cases}
     total, step = len(cases) * runs * len(runtimes), 0
-    for case in cases:
-        for rep in range(runs):
-            for rt in runtimes:
-                step += 1
-                cell = cells[case.id][rt.key]
-                if cell.unsupported or cell.timed_out:
-                    continue
-                start = time.monotonic()
-                kind, payload = attempt(case, rt, build_dir, timeout)
-                took = time.monotonic() - start
-                if kind == "unsupported" and cell.samples:
-                    kind, payload = "failed", f"{payload} after {len(cell.samples)} successful runs"
-                head = f"[{step:3}/{total}] {case.title():<22} {rt.name:<12} run {rep + 1}/{runs}"
-                if kind == "ok":
-                    cell.samples.append(payload)
-                    print(f"{head}  {describe_sample(payload)}  ({took:.1f} s)", file=log, flush=True)
-                elif kind == "unsupported":
-                    cell.unsupported, cell.note = True, payload
-                    print(f"{head}  — {payload}", file=log, flush=True)
-                else:
-                    cell.failures.append(f"run {rep + 1}: {payload}")
-                    cell.timed_out = payload.startswith("timed out")
-                    print(f"{head}  !!! FAILED ({took:.1f} s): {payload}", file=log, flush=True)
+    rounds = []  # (repetition, case), in running order
+    for _, same_workload in itertools.groupby(cases, key=lambda c: c.workload):
+        group = list(same_workload)
+        rounds += [(rep, case) for rep in range(runs) for case in group]
+    for rep, case in rounds:
+        for rt in runtimes:
+            step += 1
+            cell = cells[case.id][rt.key]
+            if cell.unsupported or cell.timed_out:
+                continue
+            start = time.monotonic()
+            kind, payload = attempt(case, rt, build_dir, timeout)
+            took = time.monotonic() - start
+            if kind == "unsupported" and cell.samples:
+                kind, payload = "failed", f"{payload} after {len(cell.samples)} successful runs"
+            head = f"[{step:3}/{total}] {case.title():<22} {rt.name:<12} run {rep + 1}/{runs}"
+            if kind == "ok":
+                cell.samples.append(payload)
+                print(f"{head}  {describe_sample(payload)}  ({took:.1f} s)", file=log, flush=True)
+            elif kind == "unsupported":
+                cell.unsupported, cell.note = True, payload
+                print(f"{head}  — {payload}", file=log, flush=True)
+            else:
+                cell.failures.append(f"run {rep + 1}: {payload}")
+                cell.timed_out = payload.startswith("timed out")
+                print(f"{head}  !!! FAILED ({took:.1f} s): {payload}", file=log, flush=True)
     return cells
