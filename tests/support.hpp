@@ -12,6 +12,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,23 +58,38 @@ inline bool contains(const std::string& s, const std::string& part) { return s.f
 // Whether `s` begins with `prefix`.
 inline bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Waits (from a goroutine) until pred() holds; false after 20 s. For a point another goroutine
-// or thread reaches in its own time: a fixed number of yields or a fixed sleep proves nothing on
-// a loaded machine or under the sanitizers. Polls with short sleeps, not yield(): the goroutines
-// waited for may be sleeping themselves.
+// Waits until pred() holds, checking every `poll`; false after 20 s. For a point another
+// goroutine or thread reaches in its own time: a fixed number of yields or a fixed sleep proves
+// nothing on a loaded machine or under the sanitizers. Sleeps between checks, not yield(): the
+// goroutines waited for may be sleeping themselves. (Inside blocking() the thread sleeps.)
 template <class Pred>
-bool eventually(Pred&& pred) {
+bool eventually(Pred&& pred, std::chrono::nanoseconds poll = std::chrono::microseconds(50)) {
   using namespace std::chrono_literals;
   const auto give_up = std::chrono::steady_clock::now() + 20s;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > give_up) return false;
-    goro::sleep_for(50us);
+    goro::sleep_for(poll);
   }
   return true;
 }
 // Waits (from a goroutine) until `counter` reaches `target`; false after 20 s.
 inline bool wait_count(const std::atomic<long>& counter, long target) {
   return eventually([&] { return counter.load() >= target; });
+}
+// How often `part` occurs in `s`.
+inline std::size_t count_of(const std::string& s, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+  return n;
+}
+// Waits (from a goroutine) until goro::dump shows at least `count` goroutines parked with wait
+// reason `reason`. False after 20 s: the goroutines never blocked there.
+inline bool wait_parked(const std::string& reason, std::size_t count = 1) {
+  return eventually([&] {
+    std::ostringstream out;
+    goro::dump(out);
+    return count_of(out.str(), "[" + reason + ", ") >= count;
+  }, std::chrono::milliseconds(1));  // a dump is not cheap
 }
 
 // Busy-waits for d without a scheduling point (goro does not preempt it).

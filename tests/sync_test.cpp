@@ -28,25 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::size_t count_of(const std::string& s, const std::string& part) {
-  std::size_t n = 0;
-  for (std::size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
-  return n;
-}
-
-// Waits (from a goroutine) until goro::dump shows at least `count` goroutines parked with wait
-// reason `reason`. False after 20 s: the goroutines never blocked there.
-bool wait_parked(const std::string& reason, std::size_t count = 1) {
-  const auto give_up = Clock::now() + 20s;
-  while (Clock::now() < give_up) {
-    std::ostringstream out;
-    goro::dump(out);
-    if (count_of(out.str(), "[" + reason + ", ") >= count) return true;
-    goro::sleep_for(1ms);
-  }
-  return false;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
