@@ -19,17 +19,15 @@ struct SwitchRecord {
   Fiber* from;
   AfterSwitch after;
   void* arg;
-  EhState* thread_eh;  // the switching thread's, which is now the resumed fiber's thread
 };
 
 // First thing a fiber does once it runs again (`self` null: its very first run).
-inline void on_resumed(Fiber* self, fctx::transfer_t t) {
+inline void on_resumed([[maybe_unused]] Fiber* self, fctx::transfer_t t) {
   auto* rec = static_cast<SwitchRecord*>(t.data);
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : nullptr, &rec->from->stack_bottom,
                                   &rec->from->stack_size);
 #endif
-  *rec->thread_eh = self ? self->eh : EhState{};
   rec->from->ctx = t.fctx;
   if (rec->after) rec->after(rec->from, rec->arg);
 }
@@ -39,8 +37,9 @@ inline void on_resumed(Fiber* self, fctx::transfer_t t) {
 EhState* thread_eh_state() { return static_cast<EhState*>(__cxa_get_globals()); }
 
 void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg, EhState* thread_eh) {
-  SwitchRecord rec{from, after, arg, thread_eh};
+  SwitchRecord rec{from, after, arg};
   from->eh = *thread_eh;
+  *thread_eh = to->eh;  // the thread is to's from the jump on
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->stack_bottom, to->stack_size);
 #endif
