@@ -5,7 +5,10 @@
 // are all handled here, so no other file needs to know about them:
 //   * the resume point (Boost.Context's fcontext: a bare jump_fcontext ping-pong costs ~16 ns
 //     per switch on the Xeon these benchmarks ran on, and ~10 ns more where the resumed side's
-//     call chain differs from the leaver's — its first return mispredicts);
+//     call chain differs from the leaver's — its first return mispredicts). jump_fcontext is
+//     entered with a jump, not a call (switch.cpp): it leaves by an indirect jump, so a call
+//     would leave the CPU's return-stack buffer one entry off and every return after the
+//     switch would mispredict — that alone cost ~40% of a channel round trip;
 //   * the sanitizers' view of the stack: ASan's __sanitizer_{start,finish}_switch_fiber and
 //     TSan's __tsan_switch_to_fiber, called from this one frame so TSan's shadow stack stays
 //     balanced (the pitfall of Tencent/flare #197);
