@@ -28,6 +28,8 @@ struct SwitchRecord {
 // address by hand keeps the buffer balanced: the resumed fiber's returns are predicted from the
 // leaver's call chain, which is usually the same code (both parked the same way).
 // jump_fcontext preserves the callee-saved registers; everything else is clobbered, as by a call.
+// (A parked fiber's saved return address lies inside this asm, where the frame's unwind info is
+// off by the red-zone step; nothing unwinds a parked fiber.)
 #if defined(__x86_64__)
 inline fctx::transfer_t jump_to(fctx::fcontext_t to, void* data) {
   register fctx::fcontext_t to_reg asm("rdi") = to;
