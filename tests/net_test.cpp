@@ -3,6 +3,8 @@
 // context, plain threads, and no descriptor leaks.
 #include "support.hpp"
 
+#include "net/poller.hpp"  // white-box: the interrupt rule of the poller
+
 #include <goro/goro.hpp>
 
 #include <arpa/inet.h>
@@ -162,6 +164,30 @@ TEST_CASE("read returns 0 at end of stream; large writes arrive whole and in ord
       CHECK(received.recv() == kBytes);
       ln.close();
     });
+  });
+}
+
+TEST_CASE("a non-blocking poll leaves an interrupt to the blocked waiter") {
+  // An interrupt (an earlier timer, the runtime stopping) is meant for the worker blocked in
+  // epoll_wait. The monitor polls without blocking beside it; when such a poll drained the
+  // interrupt, the waiter slept on past a timer that nobody then ran — every P idle, a 1 ms sleep
+  // 15 s overdue (the large-writes test stalled that way under ThreadSanitizer). At procs 1,
+  // with no socket open, nobody else polls while main runs, so the test drives the poller alone.
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    auto& poller = goro::rt::poller;
+    auto blocking_poll_returns_at_once = [&] {
+      const auto start = std::chrono::steady_clock::now();
+      goro::blocking([&] { poller.poll(std::chrono::nanoseconds(2s).count()); });
+      return std::chrono::steady_clock::now() - start < 1s;
+    };
+    poller.interrupt();
+    poller.poll(0);  // a non-blocking poll sees the interrupt and must leave it
+    CHECK(blocking_poll_returns_at_once());
+    // The blocking poll consumed it: the next interrupt signals again.
+    poller.interrupt();
+    CHECK(blocking_poll_returns_at_once());
   });
 }
 

@@ -247,9 +247,16 @@ int Poller::poll(std::int64_t timeout_ns) {
   for (int i = 0; i < n; ++i) {
     const std::uint64_t data = events[i].data.u64;
     if (data == kInterruptTag) {
-      std::uint64_t drained;
-      [[maybe_unused]] ssize_t r = ::read(eventfd_, &drained, sizeof drained);
-      interrupting_.store(false, std::memory_order_release);
+      // An interrupt is for the waiter blocked in epoll_wait (an earlier deadline, the runtime
+      // stopping). A non-blocking poll — a worker's, or the monitor's, which runs beside the
+      // waiter — must leave it: drained there, it left the waiter asleep past a timer that was
+      // then never run (every P idle, a sleeper 15 s overdue). The eventfd is level-triggered,
+      // so the waiter still sees it. (Go's netpoll has the same rule.)
+      if (timeout_ns != 0) {
+        std::uint64_t drained;
+        [[maybe_unused]] ssize_t r = ::read(eventfd_, &drained, sizeof drained);
+        interrupting_.store(false, std::memory_order_release);
+      }
       continue;
     }
     auto* pd = reinterpret_cast<PollDesc*>(data & ((std::uint64_t{1} << 48) - 1));
