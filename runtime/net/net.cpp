@@ -199,11 +199,19 @@ int connect_to(Socket& s, const rt::net::Endpoint& e) {
   Socket::Op op(s);
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
   if (const int err = detail::os_error(); err != EINPROGRESS && err != EINTR) return err;
-  s.wait(true, "dial");  // throws on close or deadline
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  return err;
+  for (;;) {
+    s.wait(true, "dial");  // throws on close or deadline
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 && err != EINPROGRESS && err != EALREADY && err != EINTR) return err;
+    // No error is not yet success: a socket polls writable (with HUP) from its registration
+    // until connect() starts, so the wake-up may be that stale event while the handshake is
+    // still under way. Connected once it has a peer (as Go's connect checks); else wait again.
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (err == 0 && ::getpeername(s.fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0) return 0;
+  }
 }
 
 }  // namespace
