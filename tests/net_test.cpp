@@ -499,6 +499,37 @@ TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or time
   });
 }
 
+TEST_CASE("dial with a context: a cancel after dial returned never reaches the connection") {
+  // dial's watcher (which interrupts a connect when the context is done) must be finished when
+  // dial returns; a late one set the connection's write deadline in the past, and every write
+  // then threw timeout_error.
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      serve_echo(ln);
+      for (int i = 0; i < 200; ++i) {
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        net::Conn conn = net::dial(ln.address(), ctx);
+        cancel();
+        for (int y = 0; y < 3; ++y) goro::yield();  // let a straggling watcher run
+        const std::string msg = "after cancel " + std::to_string(i);
+        std::size_t wrote = 0;
+        try {
+          wrote = conn.write(msg);
+        } catch (const std::system_error& e) {
+          FAIL_CHECK("write after cancel threw: " << std::string(e.what()));
+          break;
+        }
+        CHECK(wrote == msg.size());
+        std::string back(msg.size(), '\0');
+        read_full(conn, back);
+        CHECK(back == msg);
+      }
+      ln.close();
+    });
+  });
+}
+
 TEST_CASE("plain threads read and write connections; a blocked one sleeps") {
   goro::run([] {
     net::Listener ln = net::listen("127.0.0.1:0");

@@ -214,6 +214,44 @@ int connect_to(Socket& s, const rt::net::Endpoint& e) {
   }
 }
 
+// Interrupts a connect in progress once ctx is done: a goroutine sets the socket's write
+// deadline in the past. stop() ends the watch and says whether that happened; dial waits for
+// it, so that no cancel() after dial returns can reach the connection (as Go's dial does).
+class ConnectWatcher {
+ public:
+  ConnectWatcher(const Context& ctx, const std::shared_ptr<Socket>& s) {
+    if (!ctx.done()) return;  // never cancelled
+    if (auto d = ctx.deadline()) rt::poller.set_deadline(s->pd, deadline_ns(*d), false, true);
+    finished_ = chan<std::monostate>();
+    result_ = chan<bool>(1);
+    goro::go([s, ctx, finished = finished_, result = result_]() mutable {
+      bool interrupted = false;
+      select(on_recv(ctx.done(), [&](std::optional<std::monostate>) {
+               rt::poller.set_deadline(s->pd, -1, false, true);
+               interrupted = true;
+             }),
+             on_recv(finished));
+      result.send(interrupted);
+    });
+  }
+  ~ConnectWatcher() {  // left by an exception: the watcher ends on its own
+    if (finished_) finished_.close();
+  }
+  ConnectWatcher(const ConnectWatcher&) = delete;
+  ConnectWatcher& operator=(const ConnectWatcher&) = delete;
+
+  bool stop() {
+    if (!finished_) return false;
+    finished_.close();
+    finished_ = chan<std::monostate>::nil();
+    return *result_.recv();
+  }
+
+ private:
+  chan<std::monostate> finished_ = chan<std::monostate>::nil();
+  chan<bool> result_ = chan<bool>::nil();
+};
+
 }  // namespace
 
 Conn dial(std::string_view address) { return dial(address, DialOptions{}); }
@@ -248,23 +286,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
         continue;
       }
     }
-    chan<std::monostate> finished;
-    if (ctx.done()) {
-      // A watcher interrupts the connect (its deadline is set in the past) once ctx is done.
-      if (auto d = ctx.deadline()) rt::poller.set_deadline(s->pd, deadline_ns(*d), false, true);
-      goro::go([s, ctx, finished]() mutable {
-        select(on_recv(ctx.done(), [&](std::optional<std::monostate>) {
-                 rt::poller.set_deadline(s->pd, -1, false, true);
-               }),
-               on_recv(finished));
-      });
-    }
-    struct Finish {
-      chan<std::monostate>& ch;
-      ~Finish() {
-        if (ch) ch.close();
-      }
-    } finish{finished};
+    ConnectWatcher watcher(ctx, s);
     int err;
     try {
       err = connect_to(*s, e);
@@ -272,6 +294,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
       if (std::error_code why = ctx.err()) throw_ctx(why);
       throw;
     }
+    if (watcher.stop()) throw_ctx(ctx.err());  // done just as the connect finished
     if (err == 0) {
       if (ctx.done()) rt::poller.set_deadline(s->pd, 0, false, true);  // the conn is the caller's now
       set_nodelay(s->fd);
