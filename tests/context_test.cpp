@@ -274,6 +274,19 @@ TEST_CASE("with_timeout: done after the timeout, with deadline_exceeded") {
   });
 }
 
+TEST_CASE("with_timeout: a duration too long to add to the clock means no deadline passes") {
+  goro::run([] {
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), std::chrono::nanoseconds::max());
+    REQUIRE(ctx.deadline());
+    CHECK(*ctx.deadline() == goro::time_point::max());
+    goro::sleep_for(20ms);
+    CHECK(!is_done(ctx));
+    CHECK(!ctx.err());
+    cancel();
+    CHECK(ctx.err() == goro::errc::canceled);
+  });
+}
+
 TEST_CASE("with_deadline: clipped to the parent's; an earlier one is kept; a passed one is done at once") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

@@ -124,6 +124,34 @@ TEST_CASE("sleep_for and sleep_until sleep at least as long as asked") {
   });
 }
 
+TEST_CASE("a duration too long to add to the clock means never, not a wrap into the past") {
+  goro::run([] {
+    constexpr auto forever = std::chrono::nanoseconds::max();
+    std::atomic<bool> woke{false}, ran{false};
+    goro::go([&] {
+      goro::sleep_for(forever);
+      woke = true;
+    });
+    goro::Timer timer(forever);
+    goro::Ticker ticker(forever);
+    auto after = goro::after(forever);
+    goro::Timer func = goro::after_func(forever, [&] { ran = true; });
+    goro::Timer reset(1h);
+    reset.reset(forever);
+    goro::sleep_for(50ms);
+    CHECK(!woke);
+    CHECK(!timer.channel().try_recv());
+    CHECK(!ticker.channel().try_recv());
+    CHECK(!after.try_recv());
+    CHECK(!reset.channel().try_recv());
+    CHECK(!ran);
+    CHECK(timer.stop());  // still pending
+    CHECK(func.stop());
+    CHECK(reset.stop());
+    ticker.stop();
+  });  // the sleeper is abandoned
+}
+
 TEST_CASE("many sleepers, each wakes no earlier than its deadline") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

@@ -167,7 +167,9 @@ std::pair<Context, std::function<void()>> with_deadline(Context parent, time_poi
 }
 
 std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::nanoseconds d) {
-  return with_deadline(std::move(parent), std::chrono::steady_clock::now() + d);
+  const auto now = std::chrono::steady_clock::now();
+  const auto never = std::chrono::steady_clock::time_point::max();  // a huge d must not wrap
+  return with_deadline(std::move(parent), d > never - now ? never : now + d);
 }
 
 }  // namespace goro

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <limits>
 
 namespace goro::rt::os {
 
@@ -11,6 +12,13 @@ inline std::int64_t now_ns() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// `d` (>= 0) nanoseconds after `t`, capped at the end of time: a huge duration means "never", not
+// a wrap into the past (Go's when() caps the same way).
+inline std::int64_t later(std::int64_t t, std::int64_t d) {
+  constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+  return d > kNever - t ? kNever : t + d;
 }
 
 // Monotonic nanoseconds at a few milliseconds' resolution, for a fraction of the cost: the vDSO

@@ -1,6 +1,8 @@
 // runtime/time/heap.cpp
 #include "time/heap.hpp"
 
+#include "os/clock.hpp"
+
 #include <mutex>
 
 namespace goro::rt {
@@ -45,7 +47,7 @@ int TimerHeap::run_expired(std::int64_t now) {
         seqs[n] = t->seq.load(std::memory_order_acquire);
         if (t->period > 0) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
-          t->when += t->period * (1 + (now - t->when) / t->period);
+          t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
           sift_down(0);
           rearmed[n] = true;

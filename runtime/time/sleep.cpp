@@ -57,7 +57,7 @@ void sleep_until_ns(std::int64_t when) {
 
 void sleep_for(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return;
-  sleep_until_ns(os::now_ns() + d.count());
+  sleep_until_ns(os::later(os::now_ns(), d.count()));
 }
 
 void sleep_until(time_point t) {
