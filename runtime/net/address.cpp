@@ -9,14 +9,15 @@
 
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 #include <system_error>
 
 namespace goro::rt::net {
 namespace {
 
-[[noreturn]] void bad_address(std::string_view address, const char* why) {
-  throw std::invalid_argument("goro: bad address \"" + std::string(address) + "\": " + why);
+// Net errors are std::system_error (API.md), a malformed address included.
+[[noreturn]] void bad_address(std::string_view address, const char* why,
+                              std::errc code = std::errc::invalid_argument) {
+  throw std::system_error(std::make_error_code(code), "goro: bad address \"" + std::string(address) + "\": " + why);
 }
 
 std::uint16_t parse_port(std::string_view address, const std::string& port) {
@@ -69,7 +70,7 @@ std::vector<Endpoint> lookup(std::string_view address, const std::string& host, 
     out.push_back(e);
   }
   ::freeaddrinfo(res);
-  if (out.empty()) bad_address(address, "no address found");
+  if (out.empty()) bad_address(address, "no address found", std::errc::address_not_available);
   return out;
 }
 
