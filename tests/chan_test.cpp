@@ -5,6 +5,7 @@
 #include <goro/select.hpp>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -187,6 +188,21 @@ TEST_CASE("element types: move-only, non-default-constructible, empty") {
       goro::go([=]() mutable { owned.send(std::make_unique<int>(2)); });
       CHECK(**owned.recv() == 1);
       CHECK(**owned.recv() == 2);
+      // A move constructor not declared noexcept (libstdc++'s std::deque allocates in it).
+      static_assert(!std::is_nothrow_move_constructible_v<std::deque<int>>);
+      chan<std::deque<int>> deques(1);
+      deques.send(std::deque<int>{1, 2, 3});
+      goro::go([=]() mutable { deques.send(std::deque<int>(5, 7)); });
+      CHECK(deques.recv()->size() == 3);
+      CHECK(deques.recv()->back() == 7);
+      // Range-for over move-only values, as API.md writes it: for (T v : ch).
+      goro::go([=]() mutable {
+        for (int i = 3; i <= 5; ++i) owned.send(std::make_unique<int>(i));
+        owned.close();
+      });
+      int next = 3;
+      for (std::unique_ptr<int> p : owned) CHECK(*p == next++);
+      CHECK(next == 6);
 
       chan<NoDefault> nd;
       goro::go([=]() mutable { nd.send(NoDefault(9)); });
@@ -224,7 +240,7 @@ TEST_CASE("values are moved, never lost or destroyed twice") {
         std::atomic<int> done{0};
         for (int r = 0; r < 4; ++r)
           goro::go([&, ch]() mutable {
-            for (auto& v : ch) sum += v.value;
+            for (Tracked v : ch) sum += v.value;  // move-only: moved out of the channel
             ++done;
           });
         for (int i = 1; i <= 1000; ++i) ch.send(Tracked(i));

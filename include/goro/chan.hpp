@@ -16,9 +16,9 @@
 // sender (closed_channel); operations on a nil channel block forever. Goroutines and plain
 // threads may share a channel; a plain thread that blocks sleeps, it does not spin.
 //
-// T must be nothrow move constructible (values move while the channel is locked). It may be
-// move-only, non-default-constructible, or empty — an empty, trivial T (std::monostate, a
-// `struct {}`) is not stored at all.
+// T may be move-only, non-default-constructible, or empty — an empty, trivial T (std::monostate,
+// a `struct {}`) is not stored at all. Values move while the channel is locked; see below for a
+// move that throws.
 #pragma once
 
 #include <goro/detail/chan_core.hpp>
@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace goro {
@@ -36,11 +37,12 @@ struct closed_channel : std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// T is moved while the channel is locked, where an exception could not be undone: a move
+// constructor that throws there ends the program (std::terminate). A move that is not declared
+// noexcept but never throws in practice (std::deque's, which may allocate) is fine.
 template <class T>
 class chan {
-  static_assert(std::is_nothrow_move_constructible_v<T>,
-                "goro::chan<T>: T must be nothrow move constructible (values are moved while the "
-                "channel is locked)");
+  static_assert(std::is_move_constructible_v<T>, "goro::chan<T>: T must be move constructible");
   static_assert(!std::is_reference_v<T> && !std::is_const_v<T>, "goro::chan<T>: T must be an object type");
 
  public:
@@ -79,19 +81,20 @@ class chan {
 
   friend bool operator==(const chan& a, const chan& b) { return a.core_ == b.core_; }
 
-  // for (T v : ch): receives until the channel is closed and drained. (For a move-only T, bind
-  // by reference — for (auto& v : ch) — and move from v.)
+  // for (T v : ch): receives until the channel is closed and drained. A copyable T is handed out
+  // as T&, so for (auto& v : ch) works too; a move-only T as T&& (as std::move_iterator does), so
+  // that for (T v : ch) moves it out — bind it with T or auto&&, not auto&.
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = T*;
-    using reference = T&;
+    using reference = std::conditional_t<std::is_copy_constructible_v<T>, T&, T&&>;
 
     iterator() = default;
     explicit iterator(const chan* ch) : ch_(ch) { ++*this; }
-    T& operator*() { return *value_; }
+    reference operator*() { return static_cast<reference>(*value_); }
     T* operator->() { return std::addressof(*value_); }
     iterator& operator++() {
       value_.reset();
