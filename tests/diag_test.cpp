@@ -117,6 +117,16 @@ TEST_CASE("stats") {
       CHECK(s.context_switches >= 500);
       CHECK(s.threads >= 1);
       CHECK(s.idle_procs < c.procs);
+
+      // Bursts of work between idle spells: idle workers go to sleep (on their futex, or one in
+      // epoll_wait until the sleeper's timer) and are woken for the next burst.
+      for (int burst = 0; burst < 20; ++burst) {
+        for (int i = 0; i < 8; ++i) goro::go([] { goro::yield(); });
+        goro::sleep_for(2ms);
+      }
+      goro::Stats later = goro::stats();
+      CHECK(later.worker_parks >= s.worker_parks + 10);  // (a loaded machine may miss a few)
+      CHECK(later.worker_unparks >= s.worker_unparks + 10);
     });
   });
   CHECK(goro::stats().procs == 0);

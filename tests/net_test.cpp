@@ -599,3 +599,29 @@ TEST_CASE("dial from a chosen local address") {
     ln.close();
   });
 }
+
+TEST_CASE("goroutines waiting on sockets show in dump as [IO wait]") {
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    std::atomic<bool> accepted{false};
+    goro::go([ln, &accepted] {  // waits in accept() until a connection comes
+      try {
+        net::Conn c = ln.accept();
+        accepted = true;
+        std::byte b[1];
+        c.read(b);  // then in read(): the client never writes
+      } catch (const std::system_error&) {
+      }
+    });
+    REQUIRE(wait_parked("IO wait"));
+    net::Conn client = net::dial(ln.address());
+    REQUIRE(eventually([&] { return accepted.load(); }));
+    REQUIRE(wait_parked("IO wait"));  // in read()
+    std::ostringstream out;
+    goro::dump(out);
+    INFO(out.str());
+    CHECK(contains(out.str(), "goroutine 2 [IO wait, "));
+    client.close();
+    ln.close();
+  });
+}
