@@ -38,8 +38,9 @@ struct closed_channel : std::logic_error {
 };
 
 // T is moved while the channel is locked, where an exception could not be undone: a move
-// constructor that throws there ends the program (std::terminate). A move that is not declared
-// noexcept but never throws in practice (std::deque's, which may allocate) is fine.
+// constructor that throws there ends the program (std::terminate). Elsewhere (out of a receive)
+// the exception propagates and the value is destroyed. A move that is not declared noexcept but
+// does not throw in practice (std::deque's, which may allocate) is fine.
 template <class T>
 class chan {
   static_assert(std::is_move_constructible_v<T>, "goro::chan<T>: T must be move constructible");
@@ -81,20 +82,20 @@ class chan {
 
   friend bool operator==(const chan& a, const chan& b) { return a.core_ == b.core_; }
 
-  // for (T v : ch): receives until the channel is closed and drained. A copyable T is handed out
-  // as T&, so for (auto& v : ch) works too; a move-only T as T&& (as std::move_iterator does), so
-  // that for (T v : ch) moves it out — bind it with T or auto&&, not auto&.
+  // for (T v : ch): receives until the channel is closed and drained. Each value is handed out
+  // as T&& (as std::move_iterator does), so that it moves into the loop variable and a move-only
+  // T works: bind it with T, auto, auto&& or const auto& — not auto&.
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = T*;
-    using reference = std::conditional_t<std::is_copy_constructible_v<T>, T&, T&&>;
+    using reference = T&&;
 
     iterator() = default;
     explicit iterator(const chan* ch) : ch_(ch) { ++*this; }
-    reference operator*() { return static_cast<reference>(*value_); }
+    T&& operator*() { return std::move(*value_); }
     T* operator->() { return std::addressof(*value_); }
     iterator& operator++() {
       value_.reset();
@@ -126,10 +127,8 @@ class chan {
     } else {
       alignas(T) unsigned char slot[sizeof(T)];
       if (detail::chan_recv(core_, slot, block) != detail::Recv::value) return std::nullopt;
-      T* v = std::launder(reinterpret_cast<T*>(slot));
-      std::optional<T> out(std::move(*v));
-      v->~T();
-      return out;
+      detail::SlotValue<T> v(slot);
+      return std::optional<T>(v.take());
     }
   }
 

@@ -54,9 +54,8 @@ struct RecvCase {
       if constexpr (kStoresNothing<T>) {
         value.emplace();
       } else {
-        T* v = std::launder(reinterpret_cast<T*>(slot));
-        value.emplace(std::move(*v));
-        v->~T();
+        SlotValue<T> v(slot);
+        value.emplace(v.take());
       }
     }
     if constexpr (std::is_invocable_v<F&, std::optional<T>>) handler(std::move(value));

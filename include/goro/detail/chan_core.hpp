@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 namespace goro::detail {
 
@@ -33,6 +34,21 @@ inline constexpr ElemOps elem_ops{
     std::is_trivially_copyable_v<T>,
     [](void* dst, void* src) noexcept { ::new (dst) T(std::move(*static_cast<T*>(src))); },
     [](void* p) noexcept { static_cast<T*>(p)->~T(); },
+};
+
+// The value a receive left in a slot: take() moves it out, and it is destroyed when this goes,
+// whichever way — a move out of it that throws must not leak it.
+template <class T>
+class SlotValue {
+ public:
+  explicit SlotValue(void* slot) : v_(std::launder(static_cast<T*>(slot))) {}
+  ~SlotValue() { v_->~T(); }
+  SlotValue(const SlotValue&) = delete;
+  SlotValue& operator=(const SlotValue&) = delete;
+  T&& take() { return std::move(*v_); }
+
+ private:
+  T* v_;
 };
 
 struct ChanHeader {
