@@ -425,7 +425,12 @@ TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or time
         CHECK_MESSAGE(e.code() == std::errc::invalid_argument, bad);
         CHECK_MESSAGE(std::string(e.what()).find("bad address") != std::string::npos, bad);
       }
-      CHECK_THROWS_AS(net::dial(bad), std::system_error);
+      try {
+        net::dial(bad);
+        FAIL_CHECK("dial accepted " << bad);
+      } catch (const std::system_error& e) {
+        CHECK_MESSAGE(e.code() == std::errc::invalid_argument, bad);
+      }
     }
 
     // A listener whose queue is full (backlog 0, one connection waiting, never accepting):

@@ -15,7 +15,8 @@ struct Endpoint {
   int family() const { return addr.ss_family; }
 };
 
-// Splits "host:port", "[v6]:port", ":port". Throws std::invalid_argument naming the address.
+// Splits "host:port", "[v6]:port", ":port". Throws std::system_error (errc::invalid_argument)
+// naming the address.
 void split_host_port(std::string_view address, std::string& host, std::string& port);
 
 // Where to listen: numeric hosts directly, names resolved; an empty host means every interface

@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <fstream>
+#include <memory>
 #include <mutex>
 
 namespace goro::net {
@@ -215,41 +217,43 @@ int connect_to(Socket& s, const rt::net::Endpoint& e) {
 }
 
 // Interrupts a connect in progress once ctx is done: a goroutine sets the socket's write
-// deadline in the past. stop() ends the watch and says whether that happened; dial waits for
-// it, so that no cancel() after dial returns can reach the connection (as Go's dial does).
+// deadline in the past. Whether it may is decided once, by one CAS that it and stop() race for:
+// once stop() has won, no cancel() can reach the connection dial returns (Go's dial waits for its
+// watcher instead; this needs no wait, which a plain thread could not count on once the runtime
+// stops and abandons the watcher).
 class ConnectWatcher {
  public:
   ConnectWatcher(const Context& ctx, const std::shared_ptr<Socket>& s) {
     if (!ctx.done()) return;  // never cancelled
     if (auto d = ctx.deadline()) rt::poller.set_deadline(s->pd, deadline_ns(*d), false, true);
+    state_ = std::make_shared<std::atomic<State>>(State::watching);
     finished_ = chan<std::monostate>();
-    result_ = chan<bool>(1);
-    goro::go([s, ctx, finished = finished_, result = result_]() mutable {
-      bool interrupted = false;
+    goro::go([s, ctx, state = state_, finished = finished_] {
       select(on_recv(ctx.done(), [&](std::optional<std::monostate>) {
-               rt::poller.set_deadline(s->pd, -1, false, true);
-               interrupted = true;
+               State expected = State::watching;
+               if (state->compare_exchange_strong(expected, State::interrupted))
+                 rt::poller.set_deadline(s->pd, -1, false, true);
              }),
              on_recv(finished));
-      result.send(interrupted);
     });
   }
-  ~ConnectWatcher() {  // left by an exception: the watcher ends on its own
+  ~ConnectWatcher() {  // lets the watcher end
     if (finished_) finished_.close();
   }
   ConnectWatcher(const ConnectWatcher&) = delete;
   ConnectWatcher& operator=(const ConnectWatcher&) = delete;
 
+  // Ends the watch. True if the watcher interrupted the connect (or is about to).
   bool stop() {
-    if (!finished_) return false;
-    finished_.close();
-    finished_ = chan<std::monostate>::nil();
-    return *result_.recv();
+    if (!state_) return false;
+    State expected = State::watching;
+    return !state_->compare_exchange_strong(expected, State::finished);
   }
 
  private:
+  enum class State { watching, interrupted, finished };
+  std::shared_ptr<std::atomic<State>> state_;
   chan<std::monostate> finished_ = chan<std::monostate>::nil();
-  chan<bool> result_ = chan<bool>::nil();
 };
 
 }  // namespace
