@@ -39,10 +39,11 @@ bool wait_for_events(M* m) {
   // here or sees us as the waiter and interrupts us (deadline_added).
   const std::int64_t until = earliest_timer();
   wait_until.store(until ? until : INT64_MAX, std::memory_order_seq_cst);
+  bool slept = false;  // in epoll_wait: a park, for stats
   if (!sched.stopping.load(std::memory_order_acquire)) {
     std::int64_t timeout = -1;
     if (until) timeout = std::max<std::int64_t>(until - os::now_ns(), 0);  // one clock read
-    if (timeout != 0) sched.parks.fetch_add(1, std::memory_order_relaxed);  // asleep in epoll_wait
+    if ((slept = timeout != 0)) sched.parks.fetch_add(1, std::memory_order_relaxed);
     poller.poll(timeout);  // readies into the global queue: we hold no P
   }
   wait_until.store(INT64_MAX, std::memory_order_seq_cst);
@@ -55,7 +56,7 @@ bool wait_for_events(M* m) {
     p = pidleget();
   }
   if (!p) return false;  // every P is busy: they will run what we readied, and their timers
-  sched.unparks.fetch_add(1, std::memory_order_relaxed);  // back to run a P
+  if (slept) sched.unparks.fetch_add(1, std::memory_order_relaxed);  // woken to run a P
   acquirep(m, p);
   run_timers(p, true);
   return true;
