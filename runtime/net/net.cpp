@@ -223,9 +223,9 @@ int connect_to(Socket& s, const rt::net::Endpoint& e) {
 // stops and abandons the watcher).
 class ConnectWatcher {
  public:
-  ConnectWatcher(const Context& ctx, const std::shared_ptr<Socket>& s) {
+  ConnectWatcher(const Context& ctx, const std::shared_ptr<Socket>& s) : pd_(s->pd) {
     if (!ctx.done()) return;  // never cancelled
-    if (auto d = ctx.deadline()) rt::poller.set_deadline(s->pd, deadline_ns(*d), false, true);
+    if (auto d = ctx.deadline()) rt::poller.set_deadline(pd_, deadline_ns(*d), false, true);
     state_ = std::make_shared<std::atomic<State>>(State::watching);
     finished_ = chan<std::monostate>();
     goro::go([s, ctx, state = state_, finished = finished_] {
@@ -243,15 +243,19 @@ class ConnectWatcher {
   ConnectWatcher(const ConnectWatcher&) = delete;
   ConnectWatcher& operator=(const ConnectWatcher&) = delete;
 
-  // Ends the watch. True if the watcher interrupted the connect (or is about to).
+  // Ends the watch. True if the watcher interrupted the connect (or is about to); otherwise the
+  // socket is the caller's from here, without the context's deadline.
   bool stop() {
     if (!state_) return false;
     State expected = State::watching;
-    return !state_->compare_exchange_strong(expected, State::finished);
+    if (!state_->compare_exchange_strong(expected, State::finished)) return true;
+    rt::poller.set_deadline(pd_, 0, false, true);
+    return false;
   }
 
  private:
   enum class State { watching, interrupted, finished };
+  rt::PollDesc* const pd_;
   std::shared_ptr<std::atomic<State>> state_;
   chan<std::monostate> finished_ = chan<std::monostate>::nil();
 };
@@ -300,7 +304,6 @@ Conn dial(std::string_view address, const DialOptions& options) {
     }
     if (watcher.stop()) throw_ctx(ctx.err());  // done just as the connect finished
     if (err == 0) {
-      if (ctx.done()) rt::poller.set_deadline(s->pd, 0, false, true);  // the conn is the caller's now
       set_nodelay(s->fd);
       s->local = sock_name(s->fd, false);
       s->remote = sock_name(s->fd, true);
