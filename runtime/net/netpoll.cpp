@@ -43,7 +43,8 @@ bool wait_for_events(M* m) {
   if (!sched.stopping.load(std::memory_order_acquire)) {
     std::int64_t timeout = -1;
     if (until) timeout = std::max<std::int64_t>(until - os::now_ns(), 0);  // one clock read
-    if ((slept = timeout != 0)) sched.parks.fetch_add(1, std::memory_order_relaxed);
+    slept = timeout != 0;
+    if (slept) sched.parks.fetch_add(1, std::memory_order_relaxed);
     poller.poll(timeout);  // readies into the global queue: we hold no P
   }
   wait_until.store(INT64_MAX, std::memory_order_seq_cst);

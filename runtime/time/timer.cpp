@@ -69,7 +69,7 @@ void drop(TimerEntry* e) { timer_release(state_of(e)); }
 
 // Arms s (lock held) d from now; the heap takes a reference.
 void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
-  s->entry.when = rt::os::later(rt::os::now_ns(), d.count() > 0 ? d.count() : 0);
+  s->entry.when = os::later(os::now_ns(), d.count() > 0 ? d.count() : 0);
   s->entry.period = period.count();
   s->entry.seq.store(s->seq, std::memory_order_release);
   s->pending = true;
