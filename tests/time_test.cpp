@@ -59,6 +59,13 @@ TEST_CASE("TimerHeap: entries removed from anywhere, the rest fire in deadline o
   std::mt19937 rng(7);
   goro::rt::TimerHeap heap;
   std::vector<TimerEntry> entries(3000);
+  // Every third entry is fire_only, as a sleeper's: the heap must move it around without ever
+  // writing to it, and fire it in order with the rest.
+  constexpr std::uint32_t kUntouched = 0xdeadbeef;
+  for (std::size_t i = 0; i < entries.size(); i += 3) {
+    entries[i].fire_only = true;
+    entries[i].index = kUntouched;
+  }
   auto arm = [&](TimerEntry& e) {
     e.when = std::uniform_int_distribution<std::int64_t>(1, 1000)(rng);  // many equal deadlines
     e.fire = record_fire;
@@ -68,7 +75,7 @@ TEST_CASE("TimerHeap: entries removed from anywhere, the rest fire in deadline o
   std::vector<TimerEntry*> order;
   for (std::size_t i = 0; i < 2000; ++i) {
     arm(entries[i]);
-    order.push_back(&entries[i]);
+    if (!entries[i].fire_only) order.push_back(&entries[i]);
   }
   std::shuffle(order.begin(), order.end(), rng);
   std::vector<TimerEntry*> removed(order.begin(), order.begin() + 1000);
@@ -91,6 +98,10 @@ TEST_CASE("TimerHeap: entries removed from anywhere, the rest fire in deadline o
   CHECK(std::is_sorted(heap_fired.begin(), heap_fired.end()));
   CHECK(heap.size() == 0);
   CHECK(heap.earliest() == 0);
+  for (std::size_t i = 0; i < entries.size(); i += 3) {
+    CHECK(entries[i].index == kUntouched);
+    CHECK(entries[i].heap.load() == nullptr);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,28 +8,32 @@
 namespace goro::rt {
 
 void TimerHeap::add_locked(TimerEntry* t) {
-  t->heap.store(this, std::memory_order_relaxed);
-  heap_.push_back(Slot{t->when, t});
-  t->index = static_cast<std::uint32_t>(heap_.size() - 1);
-  sift_up(t->index);
+  static_assert(alignof(TimerEntry) > 1, "Slot::bits keeps a flag in the address's low bit");
+  if (!t->fire_only) t->heap.store(this, std::memory_order_relaxed);
+  heap_.push_back(Slot{t->when, reinterpret_cast<std::uintptr_t>(t) | std::uintptr_t{t->fire_only}});
+  sift_up(static_cast<std::uint32_t>(heap_.size() - 1));
   changed();
 }
 
 bool TimerHeap::remove_locked(TimerEntry* t) {
   if (t->heap.load(std::memory_order_relaxed) != this) return false;
-  const std::uint32_t i = t->index;
+  remove_at(t->index);
+  return true;
+}
+
+void TimerHeap::remove_at(std::uint32_t i) {
+  const Slot gone = heap_[i];
   const Slot last = heap_.back();
   heap_.pop_back();
-  if (last.t != t) {
+  if (i < heap_.size()) {
     place(i, last);
-    sift_up(i);
-    sift_down(last.t->index);
+    if (i > 0 && heap_[(i - 1) / 4].when > last.when) sift_up(i);
+    else sift_down(i);
   }
   // Release: disarm() reads `heap` without the lock, and on seeing null must also see this
   // heap's last reads of the entry (its owner may re-arm and rewrite it at once).
-  t->heap.store(nullptr, std::memory_order_release);
+  if (!gone.fire_only()) gone.entry()->heap.store(nullptr, std::memory_order_release);
   changed();
-  return true;
 }
 
 int TimerHeap::run_expired(std::int64_t now) {
@@ -43,22 +47,26 @@ int TimerHeap::run_expired(std::int64_t now) {
     {
       std::lock_guard guard(lock);
       while (n < kBatch && !heap_.empty() && heap_[0].when <= now) {
-        TimerEntry* t = heap_[0].t;
-        seqs[n] = t->seq.load(std::memory_order_acquire);
-        if (t->period > 0) {
+        TimerEntry* t = heap_[0].entry();
+        if (heap_[0].fire_only()) {  // touch nothing of t until it fires
+          remove_at(0);
+          seqs[n] = 0;
+          rearmed[n] = false;
+        } else if (seqs[n] = t->seq.load(std::memory_order_acquire); t->period > 0) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
           t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
           sift_down(0);
           rearmed[n] = true;
         } else {
-          remove_locked(t);
+          remove_at(0);
           rearmed[n] = false;
         }
         due[n++] = t;
       }
       changed();
     }
+    for (int i = 0; i < n; ++i) __builtin_prefetch(due[i]);  // overlap the misses
     for (int i = 0; i < n; ++i) due[i]->fire(due[i], seqs[i], now, rearmed[i]);
     fired += n;
     if (n < kBatch) return fired;
@@ -70,11 +78,12 @@ void TimerHeap::discard() {
   {
     std::lock_guard guard(lock);
     armed.swap(heap_);
-    for (const Slot& s : armed) s.t->heap.store(nullptr, std::memory_order_release);
+    for (const Slot& s : armed)
+      if (!s.fire_only()) s.entry()->heap.store(nullptr, std::memory_order_release);
     changed();
   }
   for (const Slot& s : armed)
-    if (s.t->drop) s.t->drop(s.t);
+    if (TimerEntry* t = s.entry(); t->drop) t->drop(t);
 }
 
 void TimerHeap::sift_up(std::uint32_t i) {

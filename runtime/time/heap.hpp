@@ -10,6 +10,14 @@
 // goroutine's stack page (a cache and a TLB miss apiece: with 100k sleeping goroutines, sifting
 // through the entries was an eighth of the time of the sleep benchmark).
 //
+// A sleeper's entry goes further: it is `fire_only`, so the heap never writes to it and reads it
+// only to fire it. It needs no position (nobody removes it but the heap, from the top), no seq
+// (nobody stops or resets it) and no period. Popping a batch of due sleepers then touches none
+// of their stack pages, and firing them prefetches them all first, so that their misses overlap.
+// Before, sifts wrote every moved entry's position, and each pop loaded the entry's seq under
+// the lock: that one load was 93% of run_expired, and run_expired 14% of the sleep benchmark's
+// samples (3% after).
+//
 // Firing. run_expired() pops what is due under the lock and calls each entry's `fire` after
 // releasing it (a fire may ready goroutines, send on channels, spawn). A fire races with a
 // concurrent stop()/reset() of the same timer, which the owner settles with `seq`: stop/reset
@@ -38,7 +46,10 @@ struct TimerEntry {
   void (*drop)(TimerEntry* t) = nullptr;
   std::atomic<std::uint64_t> seq{0};
   std::atomic<TimerHeap*> heap{nullptr};  // where armed; changed under that heap's lock
-  std::uint32_t index = 0;
+  std::uint32_t index = 0;                // the position in `heap`
+  // A one-shot entry that leaves the heap only by firing: never disarmed, never periodic, its
+  // seq unused. The heap keeps neither `heap` nor `index` for it (disarm() finds it unarmed).
+  bool fire_only = false;
 };
 
 class TimerHeap {
@@ -60,15 +71,18 @@ class TimerHeap {
   void discard();
 
  private:
+  struct Slot {
+    std::int64_t when;    // entry()->when, which changes only while out of the heap (or at [0])
+    std::uintptr_t bits;  // the entry's address, with the low bit set if it is fire_only
+    TimerEntry* entry() const { return reinterpret_cast<TimerEntry*>(bits & ~std::uintptr_t{1}); }
+    bool fire_only() const { return bits & 1; }
+  };
+  void remove_at(std::uint32_t i);
   void sift_up(std::uint32_t i);
   void sift_down(std::uint32_t i);
-  struct Slot {
-    std::int64_t when;  // t->when, which changes only while t is out of the heap (or at [0])
-    TimerEntry* t;
-  };
   void place(std::uint32_t i, Slot s) {
     heap_[i] = s;
-    s.t->index = i;
+    if (!s.fire_only()) s.entry()->index = i;
   }
   void changed() {
     earliest_.store(heap_.empty() ? 0 : heap_[0].when, std::memory_order_seq_cst);

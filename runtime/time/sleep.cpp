@@ -19,24 +19,28 @@ namespace {
 
 using namespace rt;
 
-struct Sleeper {
+// Aligned so that firing it — reading `fire` and `g` — touches one cache line, which the heap
+// prefetches.
+struct alignas(64) Sleeper {
   TimerEntry timer;  // first: a TimerEntry* is a Sleeper*
   G* g;
   TimerHeap* heap;
 };
+static_assert(sizeof(TimerEntry) + sizeof(G*) <= 64, "firing a Sleeper reads one cache line");
 
-void sleep_until_ns(std::int64_t when) {
+void sleep_until_ns(std::int64_t when, std::int64_t now) {
+  if (when <= now) return;
   if (!current_g()) {  // a plain thread, or inside blocking()
     std::this_thread::sleep_until(time_point(std::chrono::nanoseconds(when)));
     return;
   }
-  if (when <= os::now_ns()) return;
   RuntimeSection section;
   M* m = section.m();
   Sleeper s;
   s.g = m->curg;
   s.heap = m->p ? &m->p->timers : &sched.ps[0]->timers;  // no P: the monitor took it
   s.timer.when = when;
+  s.timer.fire_only = true;
   s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t, bool) {
     ready(reinterpret_cast<Sleeper*>(t)->g);
   };
@@ -57,11 +61,13 @@ void sleep_until_ns(std::int64_t when) {
 
 void sleep_for(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return;
-  sleep_until_ns(os::later(os::now_ns(), d.count()));
+  const std::int64_t now = os::now_ns();  // one clock read for the deadline and the check
+  sleep_until_ns(os::later(now, d.count()), now);
 }
 
 void sleep_until(time_point t) {
-  sleep_until_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  const auto when = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch());
+  sleep_until_ns(when.count(), os::now_ns());
 }
 
 }  // namespace goro
