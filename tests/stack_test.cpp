@@ -140,12 +140,13 @@ TEST_CASE("after a burst, an idle runtime returns the excess stacks, which keep 
 
     // Once every one has exited (given its stack back), the runtime is idle but for main's
     // sleeps, and the monitor trims the free stacks down to the ones it keeps: the warm list
-    // at most (the P caches hold a few more). The trim runs on the monitor's thread: poll.
+    // at most (the P caches hold a few more). The trim runs on the monitor's thread: poll, with
+    // sleeps longer than the idle time after which the monitor trims (monitor.cpp).
     const int keep = 1024 + 2 * static_cast<int>(goro::rt::StackCache::kCapacity);
     const auto give_up = std::chrono::steady_clock::now() + 20s;
     while (goro::num_goroutines() > 1 && std::chrono::steady_clock::now() < give_up)
       goro::sleep_for(1ms);
-    do goro::sleep_for(5ms);
+    do goro::sleep_for(60ms);
     while (goro::rt::sched.stacks.cold() < n - keep && std::chrono::steady_clock::now() < give_up);
     REQUIRE(goro::rt::sched.stacks.cold() >= n - keep);
     CHECK(goro::rt::sched.stacks.warm() <= 1024);

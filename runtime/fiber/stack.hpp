@@ -27,8 +27,8 @@
 // an interrupt to every other core running this process, ~15 µs here — and a workload whose
 // goroutine count swings (fork-join, bursts of connections) would pay it on every swing. The
 // monitor calls trim() instead: warm stacks beyond kMaxWarmStacks that have stayed unused for a
-// while, or all the excess when the runtime goes idle, are released (the address range stays
-// reserved; reusing one later costs page faults, no syscall).
+// while, or all the excess once the runtime has stayed idle for a while, are released (the
+// address range stays reserved; reusing one later costs page faults, no syscall).
 #pragma once
 
 #include "fiber/switch.hpp"

@@ -53,9 +53,13 @@ constexpr std::int64_t kIdleSyscallNs = 10'000'000;
 // Go's sysmon polls the network if nobody has for this long.
 constexpr std::int64_t kNetpollStaleNs = 10'000'000;
 // Free stacks kept committed for reuse: 1024 shallow stacks hold ~4 MiB. An excess is given back
-// once it has gone unused this long (a burst has ended), or at once when the runtime goes idle.
+// once it has gone unused kTrimAfterNs (a burst has ended), or once the runtime has stayed idle
+// for kTrimIdleNs. Not at once: the lulls inside a burst (goroutines sleeping until their timers
+// fire) make the runtime idle for a millisecond at a time, and a trim then costs a syscall and a
+// TLB shootdown per run of stacks, only for the burst's next goroutines to fault the pages back.
 constexpr std::size_t kMaxWarmStacks = 1024;
 constexpr std::int64_t kTrimAfterNs = 1'000'000'000;
+constexpr std::int64_t kTrimIdleNs = 50'000'000;
 
 bool membarrier_available() {
   const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
@@ -154,10 +158,18 @@ void Monitor::sleep_while_all_idle() {
     return sched.npidle.load(std::memory_order_seq_cst) == static_cast<int>(sched.nprocs) &&
            !sched.deadlock_suspected.load(std::memory_order_seq_cst);
   };
+  std::int64_t idle_since = os::now_ns();
   while (all_idle() && !sched.stopping.load(std::memory_order_acquire)) {
+    const std::int64_t trim_at = idle_since + kTrimIdleNs;
+    if (sched.stacks.warm() > kMaxWarmStacks && os::now_ns() < trim_at) {
+      sleep_announced(all_idle, trim_at - os::now_ns());
+      if (os::now_ns() < trim_at) idle_since = os::now_ns();  // woken early: a P got busy
+      continue;
+    }
     trim_stacks(os::now_ns(), true);
     sleep_announced(all_idle, -1);  // until pidleget() or begin_stop() wakes us
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
+    idle_since = os::now_ns();
   }
 }
 

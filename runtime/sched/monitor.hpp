@@ -16,7 +16,8 @@
 //     another P is idle — the backstop for the relaxed wake-ups of idle.cpp;
 //   * polls the network if nobody has for 10 ms (every worker busy computing);
 //   * gives back to the kernel the memory of goroutine stacks left over from a burst, once they
-//     have stayed unused for kTrimAfterNs or the runtime goes idle (fiber/stack.hpp);
+//     have stayed unused for kTrimAfterNs or the runtime has been idle for kTrimIdleNs
+//     (fiber/stack.hpp);
 //   * confirms a suspected deadlock (diag/deadlock.cpp);
 //   * prints the scheduler trace when GORO_SCHEDTRACE asks for it.
 #pragma once
