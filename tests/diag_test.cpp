@@ -1,7 +1,10 @@
 // tests/diag_test.cpp — deadlock detection, dump, stats, the scheduler trace, configuration.
 #include "support.hpp"
 
+#include <goro/chan.hpp>
+
 #include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -55,6 +58,44 @@ TEST_CASE("no deadlock while a plain thread that uses goro can still wake a goro
       helper.join();
     });
   });
+}
+
+// A goroutine that used goro inside blocking() (where its thread acts as a plain one) must not
+// leave its worker thread counted as a plain thread that can wake goroutines: that would turn
+// deadlock detection off for the rest of the run. Children, with a watchdog: the bug is a hang.
+static int deadlock_after_blocking(void (*inside)()) {
+  ::alarm(20);
+  goro::Config c;
+  c.procs = 1;
+  try {
+    goro::run(c, [inside] {
+      goro::blocking(inside);
+      goro::chan<int>().recv();  // nobody will ever send
+    });
+  } catch (const goro::deadlock_error&) {
+    return 0;
+  }
+  return 1;
+}
+GORO_CHILD("deadlock after go inside blocking") {
+  return deadlock_after_blocking([] { goro::go([] {}); });
+}
+GORO_CHILD("deadlock after a channel operation inside blocking") {
+  return deadlock_after_blocking([] {
+    goro::chan<int> ch(1);
+    ch.send(1);
+  });
+}
+
+TEST_CASE("a deadlock is still detected after goro calls inside blocking()") {
+  for (const char* child : {"deadlock after go inside blocking",
+                            "deadlock after a channel operation inside blocking"}) {
+    CAPTURE(child);
+    ChildResult r = run_child(child);
+    INFO(r.err);
+    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
+    CHECK(r.exit_code == 0);
+  }
 }
 
 TEST_CASE("detect_deadlock = false leaves waiting goroutines alone") {

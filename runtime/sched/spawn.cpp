@@ -63,7 +63,10 @@ void enter_external(bool waker) {
                                  "nothing new can start now"
                                : "goro: no runtime is running; use goro inside goro::run");
   }
-  if (waker) register_external_thread();
+  // A worker thread inside blocking() is no plain thread: nblocking counts it while it is
+  // there, and it must not stay registered as a waker after it leaves (it would be for the
+  // rest of the run, which turns deadlock detection off).
+  if (waker && !current_m()) register_external_thread();
 }
 
 void register_external_thread() {
@@ -75,7 +78,7 @@ void register_external_thread() {
 
 void note_plain_thread() {
   if (external_thread.generation == sched.generation.load(std::memory_order_acquire)) return;
-  if (current_g() || !try_enter_external()) return;
+  if (current_m() || !try_enter_external()) return;  // a worker (inside blocking(): see above)
   register_external_thread();
   leave_external();
 }
