@@ -1276,3 +1276,60 @@ TEST_CASE("no deadlock while the holder of a Mutex sleeps or a plain thread will
     });
   });
 }
+
+TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore, or runs a Once") {
+  // The thread took each one on its fast path (no waiting): holding it is using goro, so the
+  // goroutine blocked on it is not deadlocked. Everything is leaked on purpose: if run() threw,
+  // the thread would go on using it.
+  struct Shared {
+    goro::Mutex mu;
+    goro::RWMutex rw;
+    goro::Semaphore sem{1};
+    goro::Once once;
+    std::atomic<int> held{0};
+  };
+  enum Kind { mutex, rwmutex_read, rwmutex_write, semaphore, once };
+  for (Kind kind : {mutex, rwmutex_read, rwmutex_write, semaphore, once}) {
+    CAPTURE(kind);
+    auto* s = new Shared;
+    std::string error;
+    try {
+      goro::run([s, kind] {
+        std::thread([s, kind] {
+          switch (kind) {
+            case mutex: s->mu.lock(); break;
+            case rwmutex_read: s->rw.lock_shared(); break;
+            case rwmutex_write: s->rw.lock(); break;
+            case semaphore: s->sem.acquire(); break;
+            case once:
+              s->once.call([s] {
+                s->held = 1;
+                std::this_thread::sleep_for(400ms);
+              });
+              return;
+          }
+          s->held = 1;
+          std::this_thread::sleep_for(400ms);  // longer than the deadlock detector's grace
+          switch (kind) {
+            case mutex: s->mu.unlock(); break;
+            case rwmutex_read: s->rw.unlock_shared(); break;
+            case rwmutex_write: s->rw.unlock(); break;
+            case semaphore: s->sem.release(); break;
+            case once: break;
+          }
+        }).detach();
+        while (!s->held) goro::yield();
+        switch (kind) {
+          case mutex: s->mu.lock(); s->mu.unlock(); break;
+          case rwmutex_read:
+          case rwmutex_write: s->rw.lock(); s->rw.unlock(); break;
+          case semaphore: s->sem.acquire(); s->sem.release(); break;
+          case once: s->once.call([] {}); break;
+        }
+      });
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    CHECK(error == "");
+  }
+}

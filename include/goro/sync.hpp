@@ -36,6 +36,9 @@ struct WaitList {
 
 void* current_goroutine() noexcept;  // null on a plain thread
 bool goroutine_running(void* g) noexcept;
+// A plain thread took a primitive without waiting: it holds it, so it may wake a goroutine
+// blocked on it later. Counts it as a possible waker for deadlock detection (no-op otherwise).
+void note_plain_thread() noexcept;
 
 }  // namespace detail
 
@@ -48,7 +51,9 @@ class Mutex {
   void lock() {
     std::int32_t unlocked = 0;
     if (!state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire)) lock_slow();
-    owner_.store(detail::current_goroutine(), std::memory_order_relaxed);
+    void* self = detail::current_goroutine();
+    if (!self) detail::note_plain_thread();
+    owner_.store(self, std::memory_order_relaxed);
   }
   bool try_lock();
   void unlock() {

@@ -49,6 +49,8 @@ namespace detail {
 
 void* current_goroutine() noexcept { return rt::current_g(); }
 
+void note_plain_thread() noexcept { rt::note_plain_thread(); }
+
 bool goroutine_running(void* g) noexcept {
   return static_cast<rt::G*>(g)->state() == rt::GStatus::running;
 }
@@ -64,7 +66,9 @@ bool Mutex::try_lock() {
   for (;;) {
     if (old & (kLocked | kStarving)) return false;
     if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) {
-      owner_.store(detail::current_goroutine(), std::memory_order_relaxed);
+      void* self = detail::current_goroutine();
+      if (!self) detail::note_plain_thread();
+      owner_.store(self, std::memory_order_relaxed);
       return true;
     }
   }

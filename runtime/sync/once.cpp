@@ -18,6 +18,7 @@ bool Once::begin() {
     if (s == kIdle) {
       state_.store(kRunning, std::memory_order_relaxed);
       q.unlock();
+      note_plain_thread();  // a plain thread running f will wake the goroutines that wait
       return true;
     }
     SyncWaiter w(current_g());

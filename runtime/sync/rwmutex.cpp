@@ -20,13 +20,18 @@ constexpr std::int32_t kMaxReaders = 1 << 30;
 void RWMutex::lock_shared() {
   if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
     sema_acquire(reader_sema_, WaitReason::sync_rwmutex_rlock);  // a writer is pending: wait
+  else
+    note_plain_thread();  // a plain thread holding it may wake a writer later
 }
 
 bool RWMutex::try_lock_shared() {
   std::int32_t c = readers_.load(std::memory_order_relaxed);
   for (;;) {
     if (c < 0) return false;
-    if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) return true;
+    if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) {
+      note_plain_thread();
+      return true;
+    }
   }
 }
 

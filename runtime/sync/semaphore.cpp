@@ -21,6 +21,7 @@ void Semaphore::acquire(std::int64_t n) {
   if (size_ - used_ >= n && q.empty()) {
     used_ += n;
     q.unlock();
+    note_plain_thread();  // a plain thread holding units may wake a waiter later
     return;
   }
   SyncWaiter w(current_g());
@@ -35,6 +36,7 @@ bool Semaphore::try_acquire(std::int64_t n) {
   const bool ok = n >= 0 && size_ - used_ >= n && q.empty();
   if (ok) used_ += n;
   q.unlock();
+  if (ok) rt::note_plain_thread();
   return ok;
 }
 
