@@ -52,7 +52,11 @@ int TimerHeap::run_expired(std::int64_t now) {
           remove_at(0);
           seqs[n] = 0;
           rearmed[n] = false;
-        } else if (seqs[n] = t->seq.load(std::memory_order_acquire); t->period > 0) {
+          due[n++] = t;
+          continue;
+        }
+        seqs[n] = t->seq.load(std::memory_order_acquire);
+        if (t->period > 0) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
           t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
