@@ -1279,8 +1279,8 @@ TEST_CASE("no deadlock while the holder of a Mutex sleeps or a plain thread will
 
 TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore, or runs a Once") {
   // The thread took each one on its fast path (no waiting): holding it is using goro, so the
-  // goroutine blocked on it is not deadlocked. Everything is leaked on purpose: if run() threw,
-  // the thread would go on using it.
+  // goroutine blocked on it is not deadlocked. The thread lets go after 400 ms whatever run()
+  // did, so it is joined, and the primitives freed, after run() returns.
   struct Shared {
     goro::Mutex mu;
     goro::RWMutex rw;
@@ -1291,11 +1291,13 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
   enum Kind { mutex, rwmutex_read, rwmutex_write, semaphore, once };
   for (Kind kind : {mutex, rwmutex_read, rwmutex_write, semaphore, once}) {
     CAPTURE(kind);
-    auto* s = new Shared;
+    Shared shared;
+    Shared* s = &shared;
+    std::thread holder;
     std::string error;
     try {
-      goro::run([s, kind] {
-        std::thread([s, kind] {
+      goro::run([s, kind, &holder] {
+        holder = std::thread([s, kind] {
           switch (kind) {
             case mutex: s->mu.lock(); break;
             case rwmutex_read: s->rw.lock_shared(); break;
@@ -1317,7 +1319,7 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
             case semaphore: s->sem.release(); break;
             case once: break;
           }
-        }).detach();
+        });
         while (!s->held) goro::yield();
         switch (kind) {
           case mutex: s->mu.lock(); s->mu.unlock(); break;
@@ -1330,6 +1332,7 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
     } catch (const std::exception& e) {
       error = e.what();
     }
+    if (holder.joinable()) holder.join();
     CHECK(error == "");
   }
 }
