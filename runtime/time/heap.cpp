@@ -48,23 +48,16 @@ int TimerHeap::run_expired(std::int64_t now) {
       std::lock_guard guard(lock);
       while (n < kBatch && !heap_.empty() && heap_[0].when <= now) {
         TimerEntry* t = heap_[0].entry();
-        if (heap_[0].fire_only()) {  // touch nothing of t until it fires
-          remove_at(0);
-          seqs[n] = 0;
-          rearmed[n] = false;
-          due[n++] = t;
-          continue;
-        }
-        seqs[n] = t->seq.load(std::memory_order_acquire);
-        if (t->period > 0) {
+        const bool fire_only = heap_[0].fire_only();  // then touch nothing of t until it fires
+        seqs[n] = fire_only ? 0 : t->seq.load(std::memory_order_acquire);
+        rearmed[n] = !fire_only && t->period > 0;
+        if (rearmed[n]) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
           t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
           sift_down(0);
-          rearmed[n] = true;
         } else {
           remove_at(0);
-          rearmed[n] = false;
         }
         due[n++] = t;
       }
