@@ -160,13 +160,14 @@ void Monitor::sleep_while_all_idle() {
   };
   std::int64_t idle_since = os::now_ns();
   while (all_idle() && !sched.stopping.load(std::memory_order_acquire)) {
-    const std::int64_t trim_at = idle_since + kTrimIdleNs;
-    if (sched.stacks.warm() > kMaxWarmStacks && os::now_ns() < trim_at) {
-      sleep_announced(all_idle, trim_at - os::now_ns());
-      if (os::now_ns() < trim_at) idle_since = os::now_ns();  // woken early: a P got busy
+    const std::int64_t now = os::now_ns(), trim_at = idle_since + kTrimIdleNs;
+    if (sched.stacks.warm() > kMaxWarmStacks && now < trim_at) {
+      sleep_announced(all_idle, trim_at - now);
+      const std::int64_t woke = os::now_ns();
+      if (woke < trim_at) idle_since = woke;  // woken early: a P got busy
       continue;
     }
-    trim_stacks(os::now_ns(), true);
+    trim_stacks(now, true);
     sleep_announced(all_idle, -1);  // until pidleget() or begin_stop() wakes us
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
     idle_since = os::now_ns();
