@@ -291,3 +291,18 @@ TEST_CASE("the return value is the position among all cases, default included") 
     CHECK(goro::select(goro::on_recv(a), goro::on_default([] {}), goro::on_recv(b)) == 1);
   });
 }
+
+TEST_CASE("a select readied by one case but abandoned before it ran leaves its other channels") {
+  chan<int> a(1), b(1);  // outlive the runtime
+  goro::Config c;
+  c.procs = 1;  // the selecting goroutine cannot run between the send and main's return
+  goro::run(c, [&] {
+    goro::go([&] { goro::select(goro::on_recv(a), goro::on_recv(b)); });
+    REQUIRE(wait_parked("select"));
+    a.send(1);  // readies the selecting goroutine; main returns before it runs
+  });
+  // Its waiter on b lived on its released stack: b must not reach for it.
+  int v = 2;
+  CHECK(b.try_send(v));
+  CHECK(b.try_recv() == 2);
+}

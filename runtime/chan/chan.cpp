@@ -21,6 +21,9 @@ struct SingleWait {
 
 void abandon_single(void* arg) {
   auto* w = static_cast<SingleWait*>(arg);
+  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. Nothing
+  // else runs during teardown, so `linked` can be read before taking the lock.
+  if (!w->waiter.linked) return;
   std::lock_guard lock(w->chan->lock);
   (w->is_send ? w->chan->sendq : w->chan->recvq).remove(&w->waiter);
 }

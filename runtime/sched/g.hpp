@@ -40,7 +40,8 @@ struct alignas(64) G {
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   std::atomic<std::int64_t> wait_since{0};         // coarse clock, ns
   std::atomic<const void*> spawn_pc{nullptr};      // return address of the go() call
-  // While parked: how to take this goroutine out of whatever queue it waits in, should the
+  // While parked, and once readied until it runs again: how to take this goroutine out of
+  // whatever queue it waits in (a select stays on its other channels), should the
   // runtime stop and abandon it (its wait record lives on its stack, which is about to go).
   void (*on_abandon)(void* arg) = nullptr;
   void* abandon_arg = nullptr;

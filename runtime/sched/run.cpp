@@ -95,7 +95,9 @@ void teardown() {
     }
     abandoned = true;
     // Parked in a channel or lock that outlives this run: leave it, so nobody wakes a ghost.
-    if (g.state() == GStatus::waiting && g.on_abandon) g.on_abandon(g.abandon_arg);
+    // Also when already readied but not yet run (on_abandon is still set then): a select
+    // woken by one case is still queued on its other channels until it runs.
+    if (g.on_abandon) g.on_abandon(g.abandon_arg);
   });
 #if GORO_ASAN
   // Abandoned goroutines still hold what their stacks and closures point to. Go's process would

@@ -48,8 +48,11 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   G* g = w.party.goroutine();
   if (g) {
     // If the runtime stops and abandons this goroutine, unlink it: the primitive may outlive it.
+    // Not if it was woken and has not run since: it is unlinked already, and the primitive may
+    // be gone by now. Nothing else runs during teardown, so `linked` can be read unlocked.
     g->on_abandon = [](void* arg) {
       auto* waiter = static_cast<SyncWaiter*>(arg);
+      if (!waiter->linked) return;
       WaitQ q(*waiter->list);
       q.lock();
       q.remove(waiter);
