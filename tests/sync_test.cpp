@@ -1336,3 +1336,49 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
     CHECK(error == "");
   }
 }
+
+// Goroutines abandoned inside a primitive when run returns (sync/waitlist.hpp: SyncWaiter's
+// `abandoned`) must not leave it wedged for its next users: a later run, or plain threads.
+TEST_CASE("a WaitGroup whose waiter was abandoned does not let the next wait() return early") {
+  goro::WaitGroup wg;  // outlives the runtime
+  wg.add(1);
+  goro::run([&] {
+    goro::go([&] { wg.wait(); });
+    REQUIRE(wait_parked("sync.WaitGroup.Wait"));
+  });
+  wg.done();  // from a plain thread, after the run: nobody waits any more
+  goro::run([&] {
+    wg.add(1);
+    std::atomic<bool> finished{false};
+    goro::go([&] {
+      goro::sleep_for(20ms);
+      finished = true;
+      wg.done();
+    });
+    wg.wait();  // before the fix: took the abandoned waiter's token and threw "reused"
+    CHECK(finished.load());
+  });
+}
+
+TEST_CASE("an RWMutex whose queued reader was abandoned lets the next writer in, and excludes readers") {
+  goro::RWMutex rw;  // outlives the runtime
+  goro::run([&] {
+    rw.lock();
+    goro::go([&] { std::shared_lock lock(rw); });
+    REQUIRE(wait_parked("sync.RWMutex.RLock"));
+  });
+  rw.unlock();  // from a plain thread, after the run
+  goro::run([&] {
+    rw.lock();  // before the fix: waited for the abandoned reader to leave, a deadlock_error
+    std::atomic<bool> writing{true};
+    goro::chan<bool> saw_writing;
+    goro::go([&] {
+      std::shared_lock lock(rw);
+      saw_writing.send(writing.load());
+    });
+    goro::sleep_for(20ms);  // the reader queues behind the writer
+    writing = false;
+    rw.unlock();
+    CHECK(saw_writing.recv() == false);
+  });
+}

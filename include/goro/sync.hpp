@@ -87,6 +87,7 @@ class RWMutex {
   void unlock_shared();
 
  private:
+  friend struct RWMutexAccess;
   Mutex writer_;                            // held by the writer, and by one waiting writer
   std::atomic<std::int32_t> readers_{0};    // negative while a writer is pending
   std::atomic<std::int32_t> departing_{0};  // readers the pending writer still waits for
@@ -106,6 +107,7 @@ class WaitGroup {
   void wait();
 
  private:
+  friend struct WaitGroupAccess;
   std::atomic<std::uint64_t> state_{0};  // counter << 32 | waiters
   detail::WaitList sema_;
 };

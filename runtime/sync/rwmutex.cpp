@@ -17,9 +17,19 @@ constexpr std::int32_t kMaxReaders = 1 << 30;
 
 }  // namespace
 
+struct RWMutexAccess {
+  // A reader, queued behind a writer, whose goroutine the runtime abandoned (sync/waitlist.hpp).
+  // It is counted in readers_: left there, the writer's unlock would count it as a reader let
+  // in (for good: it never unlocks), and the next lock() would wait for it forever.
+  static void abandoned_reader(SyncWaiter& w) {
+    static_cast<RWMutex*>(w.owner)->readers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
 void RWMutex::lock_shared() {
-  if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
-    sema_acquire(reader_sema_, WaitReason::sync_rwmutex_rlock);  // a writer is pending: wait
+  if (readers_.fetch_add(1, std::memory_order_acquire) < 0)  // a writer is pending: wait
+    sema_acquire(reader_sema_, WaitReason::sync_rwmutex_rlock, false,
+                 &RWMutexAccess::abandoned_reader, this);
   else
     note_plain_thread();  // a plain thread holding it may wake a writer later
 }

@@ -12,6 +12,19 @@
 
 namespace goro {
 
+struct WaitGroupAccess {
+  // A queued waiter whose goroutine the runtime abandoned (sync/waitlist.hpp) is still counted
+  // in the state: left there, the add() that brings the counter to zero would release a token
+  // for it, and the next wait() would take that token and return early.
+  static void abandoned(rt::SyncWaiter& w) {
+    auto& state = static_cast<WaitGroup*>(w.owner)->state_;
+    std::uint64_t s = state.load(std::memory_order_relaxed);
+    while (static_cast<std::uint32_t>(s) != 0 && (s >> 32) != 0 &&
+           !state.compare_exchange_weak(s, s - 1, std::memory_order_relaxed)) {
+    }
+  }
+};
+
 void WaitGroup::add(std::int64_t delta) {
   using namespace rt;
   if (delta < INT32_MIN || delta > INT32_MAX)
@@ -41,7 +54,7 @@ void WaitGroup::wait() {
   for (;;) {
     if ((state >> 32) == 0) return;
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
-      sema_acquire(sema_, WaitReason::sync_waitgroup);
+      sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::abandoned, this);
       if (state_.load(std::memory_order_acquire) != 0)
         throw std::logic_error("goro: WaitGroup is reused before the previous wait() has returned");
       return;

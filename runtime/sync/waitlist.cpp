@@ -56,6 +56,7 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
       WaitQ q(*waiter->list);
       q.lock();
       q.remove(waiter);
+      if (waiter->abandoned) waiter->abandoned(*waiter);
       q.unlock();
     };
     g->abandon_arg = &w;
@@ -67,7 +68,8 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   if (g) g->on_abandon = nullptr;
 }
 
-void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo) {
+void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo,
+                  void (*abandoned)(SyncWaiter&), void* owner) {
   WaitQ q(l);
   q.lock();
   if (q.tokens() > 0) {
@@ -77,6 +79,8 @@ void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo) {
   }
   SyncWaiter w(current_g());
   if (!w.party.is_goroutine()) note_plain_thread();
+  w.abandoned = abandoned;
+  w.owner = owner;
   q.wait(w, reason, lifo);  // the releaser hands its token straight to us
 }
 

@@ -24,6 +24,12 @@ struct SyncWaiter {
   SyncWaiter* next = nullptr;
   std::int64_t want = 0;      // Semaphore: units asked for; Cond: ticket
   bool linked = false;
+  // The primitive's repair when the runtime abandons this waiter's goroutine while it is still
+  // queued (run.cpp teardown), called with the list's lock held once it is unlinked: whatever
+  // the primitive's state counts on the waiter's behalf must be undone, or the primitive stays
+  // wrong for its next users (a later run, or plain threads).
+  void (*abandoned)(SyncWaiter& w) = nullptr;
+  void* owner = nullptr;      // the primitive, for `abandoned`
 };
 
 // Waiters dequeued under a WaitList's lock, to be woken in order once it is released (a woken
@@ -71,8 +77,9 @@ class WaitQ {  // operations on a detail::WaitList
   detail::WaitList& l_;
 };
 
-// Go's semacquire / semrelease on a WaitList.
-void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false);
+// Go's semacquire / semrelease on a WaitList. `abandoned`, `owner`: see SyncWaiter.
+void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false,
+                  void (*abandoned)(SyncWaiter&) = nullptr, void* owner = nullptr);
 // `handoff`: the woken goroutine runs next, right away (a starving Mutex's hand-off).
 void sema_release(detail::WaitList& l, bool handoff = false);
 
