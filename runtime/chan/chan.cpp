@@ -21,9 +21,10 @@ struct SingleWait {
 
 void abandon_single(void* arg) {
   auto* w = static_cast<SingleWait*>(arg);
-  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. Nothing
-  // else runs during teardown, so `linked` can be read before taking the lock.
-  if (!w->waiter.linked) return;
+  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. `linked`
+  // is read unlocked: only a plain thread can touch the channel during teardown, and it can only
+  // unlink, which remove() checks again under the lock.
+  if (!w->waiter.linked.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(w->chan->lock);
   (w->is_send ? w->chan->sendq : w->chan->recvq).remove(&w->waiter);
 }

@@ -45,7 +45,9 @@ struct ChanWaiter {
   SelectGroup* select = nullptr;   // null unless part of a select
   std::uint32_t case_index = 0;
   bool success = false;            // set by the waker: a value moved (true), or closed (false)
-  bool linked = false;
+  // Atomic only for teardown, which reads it without the channel's lock (chan.cpp, select.cpp):
+  // a plain thread may be using the channel meanwhile. Written under the lock.
+  std::atomic<bool> linked{false};
   ChanWaiter* prev = nullptr;
   ChanWaiter* next = nullptr;
 };
@@ -60,16 +62,16 @@ class WaitQueue {
     if (tail_) tail_->next = w;
     else head_.store(w, std::memory_order_relaxed);
     tail_ = w;
-    w->linked = true;
+    w->linked.store(true, std::memory_order_relaxed);
   }
 
   void remove(ChanWaiter* w) {
-    if (!w->linked) return;
+    if (!w->linked.load(std::memory_order_relaxed)) return;
     if (w->prev) w->prev->next = w->next;
     else head_.store(w->next, std::memory_order_relaxed);
     if (w->next) w->next->prev = w->prev;
     else tail_ = w->prev;
-    w->linked = false;
+    w->linked.store(false, std::memory_order_relaxed);
   }
 
   // The first waiter that can still be served. A select's waiter counts only if this call wins

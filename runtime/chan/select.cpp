@@ -194,13 +194,14 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
   if (G* g = me.goroutine()) {
     g->on_abandon = [](void* arg) {
       // Only the channels it is still queued on: a case that was taken (the select was readied
-      // but has not run) unlinked its waiter, and its channel may be gone by now. Nothing else
-      // runs during teardown, so `linked` can be read before taking the lock.
+      // but has not run) unlinked its waiter, and its channel may be gone by now. `linked` is
+      // read unlocked: only a plain thread can touch a channel during teardown, and it can only
+      // unlink, which remove() checks again under the lock.
       auto* p = static_cast<Parked*>(arg);
       for (std::size_t i = 0; i < p->locks.count; ++i) {
         const std::size_t k = p->locks.order[i];
         ChanWaiter& w = p->waiters[k];
-        if (!w.linked) continue;
+        if (!w.linked.load(std::memory_order_relaxed)) continue;
         Chan* c = p->locks.chan(i);
         std::lock_guard lock(c->lock);
         (p->locks.cases[k].is_send ? c->sendq : c->recvq).remove(&w);

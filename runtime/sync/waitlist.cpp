@@ -20,7 +20,7 @@ void WaitQ::push_back(SyncWaiter* w) {
   if (w->prev) w->prev->next = w;
   else l_.head = w;
   l_.tail = w;
-  w->linked = true;
+  w->linked.store(true, std::memory_order_relaxed);
 }
 
 void WaitQ::push_front(SyncWaiter* w) {
@@ -30,16 +30,16 @@ void WaitQ::push_front(SyncWaiter* w) {
   if (w->next) w->next->prev = w;
   else l_.tail = w;
   l_.head = w;
-  w->linked = true;
+  w->linked.store(true, std::memory_order_relaxed);
 }
 
 void WaitQ::remove(SyncWaiter* w) {
-  if (!w->linked) return;
+  if (!w->linked.load(std::memory_order_relaxed)) return;
   if (w->prev) w->prev->next = w->next;
   else l_.head = w->next;
   if (w->next) w->next->prev = w->prev;
   else l_.tail = w->prev;
-  w->linked = false;
+  w->linked.store(false, std::memory_order_relaxed);
 }
 
 void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
@@ -49,14 +49,17 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   if (g) {
     // If the runtime stops and abandons this goroutine, unlink it: the primitive may outlive it.
     // Not if it was woken and has not run since: it is unlinked already, and the primitive may
-    // be gone by now. Nothing else runs during teardown, so `linked` can be read unlocked.
+    // be gone by now. `linked` is read unlocked first: only a plain thread can touch the list
+    // during teardown, and it can only unlink (so it is read again under the lock).
     g->on_abandon = [](void* arg) {
       auto* waiter = static_cast<SyncWaiter*>(arg);
-      if (!waiter->linked) return;
+      if (!waiter->linked.load(std::memory_order_relaxed)) return;
       WaitQ q(*waiter->list);
       q.lock();
-      q.remove(waiter);
-      if (waiter->abandoned) waiter->abandoned(*waiter);
+      if (waiter->linked.load(std::memory_order_relaxed)) {
+        q.remove(waiter);
+        if (waiter->abandoned) waiter->abandoned(*waiter);
+      }
       q.unlock();
     };
     g->abandon_arg = &w;

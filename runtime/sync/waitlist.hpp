@@ -12,6 +12,8 @@
 #include "os/spinlock.hpp"
 #include "sched/wait.hpp"
 
+#include <atomic>
+
 #include <cstdint>
 
 namespace goro::rt {
@@ -23,7 +25,9 @@ struct SyncWaiter {
   SyncWaiter* prev = nullptr;
   SyncWaiter* next = nullptr;
   std::int64_t want = 0;      // Semaphore: units asked for; Cond: ticket
-  bool linked = false;
+  // Atomic only for teardown, which reads it without the list's lock (waitlist.cpp): a plain
+  // thread may be using the primitive meanwhile. Written under the lock.
+  std::atomic<bool> linked{false};
   // The primitive's repair when the runtime abandons this waiter's goroutine while it is still
   // queued (run.cpp teardown), called with the list's lock held once it is unlinked: whatever
   // the primitive's state counts on the waiter's behalf must be undone, or the primitive stays
