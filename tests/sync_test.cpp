@@ -1382,3 +1382,36 @@ TEST_CASE("an RWMutex whose queued reader was abandoned lets the next writer in,
     CHECK(saw_writing.recv() == false);
   });
 }
+
+TEST_CASE("Cond: a waiter abandoned by a stopped runtime does not swallow a later signal") {
+  goro::Mutex mu;  // both outlive the runtime
+  goro::Cond cond(mu);
+  goro::run([&] {
+    goro::go([&] {
+      std::lock_guard lock(mu);
+      cond.wait();
+    });
+    REQUIRE(wait_parked("sync.Cond.Wait"));
+  });  // the goroutine is abandoned in the Cond, with its ticket
+  std::atomic<int> stage{0};
+  std::thread waiter([&] {
+    std::unique_lock lock(mu);
+    stage = 1;
+    while (stage == 1) cond.wait();
+    stage = 3;
+  });
+  while (stage.load() < 1) std::this_thread::yield();
+  {
+    std::lock_guard lock(mu);  // the thread is inside wait() now
+    stage = 2;
+    cond.signal();  // Go: "wakes one goroutine waiting on c, if there is any"
+  }
+  const auto until = Clock::now() + 2s;
+  while (stage.load() != 3 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(stage.load() == 3);
+  if (stage.load() != 3) {  // before the fix: the signal went to the abandoned ticket
+    std::lock_guard lock(mu);
+    cond.broadcast();
+  }
+  waiter.join();
+}

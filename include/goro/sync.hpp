@@ -155,6 +155,7 @@ class Cond {
   void broadcast();
 
  private:
+  friend struct CondAccess;
   Mutex& mutex_;
   detail::WaitList waiters_;
   std::uint64_t wait_ticket_ = 0;    // under waiters_'s lock: next ticket to hand a waiter

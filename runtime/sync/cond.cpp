@@ -6,6 +6,25 @@
 
 namespace goro {
 
+struct CondAccess {
+  // The runtime abandoned a goroutine still queued with ticket `w.want` (sync/waitlist.hpp),
+  // which no signal has reached yet. Left alone, the signal() that reaches that ticket would
+  // wake nobody, though others wait. Give the ticket to the newest waiter instead, and take the
+  // newest ticket back. If the newest ticket's holder has not queued yet (a plain thread between
+  // taking its ticket and blocking), there is nothing safe to do.
+  static void abandoned(rt::SyncWaiter& w) {
+    auto* c = static_cast<Cond*>(w.owner);
+    const auto newest = static_cast<std::int64_t>(c->wait_ticket_ - 1);
+    if (w.want != newest) {
+      auto* n = static_cast<rt::SyncWaiter*>(c->waiters_.head);
+      while (n && n->want != newest) n = n->next;
+      if (!n) return;
+      n->want = w.want;
+    }
+    --c->wait_ticket_;
+  }
+};
+
 void Cond::wait() {
   using namespace rt;
   WaitQ q(waiters_);
@@ -20,6 +39,8 @@ void Cond::wait() {
     SyncWaiter w(current_g());
     if (!w.party.is_goroutine()) note_plain_thread();
     w.want = static_cast<std::int64_t>(ticket);
+    w.abandoned = &CondAccess::abandoned;
+    w.owner = this;
     q.wait(w, WaitReason::sync_cond);
   }
   mutex_.lock();
