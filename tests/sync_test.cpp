@@ -10,6 +10,7 @@
 #include <goro/time.hpp>
 
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1414,4 +1415,43 @@ TEST_CASE("Cond: a waiter abandoned by a stopped runtime does not swallow a late
     cond.broadcast();
   }
   waiter.join();
+}
+
+GORO_CHILD("mutex-locked-by-a-goroutine-of-an-ended-run") {
+  static goro::Mutex mu;
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] { mu.lock(); });  // main's G goes when the runtime stops
+  std::thread t([] {
+    std::this_thread::sleep_for(50ms);
+    mu.unlock();  // Go allows unlocking from another goroutine; here from another thread
+  });
+  mu.lock();  // contended: the slow path looks at who holds it
+  mu.unlock();
+  t.join();
+
+  // The same from a goroutine of the next run, which may spin.
+  static goro::Mutex mu2;
+  goro::run(c, [] { mu2.lock(); });
+  // Fill the address space that run left free, so the next run's G records land elsewhere and
+  // the holder's G is not simply mapped again where it was.
+  for (int i = 0; i < 64; ++i)
+    ::mmap(nullptr, std::size_t{1} << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  std::thread t2([] {
+    std::this_thread::sleep_for(20ms);
+    mu2.unlock();
+  });
+  goro::run(c, [] {
+    mu2.lock();
+    mu2.unlock();
+  });
+  t2.join();
+  return 0;
+}
+
+TEST_CASE("Mutex: locking one whose holder belonged to a run that has ended") {
+  ChildResult r = run_child("mutex-locked-by-a-goroutine-of-an-ended-run");
+  INFO(r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == 0);
 }

@@ -31,7 +31,8 @@ enum class GStatus : std::uint8_t {
   blocking,  // inside goro::blocking(): running on a worker that holds no P
 };
 
-// Exactly two cache lines: the closure, then the rest.
+// Exactly two cache lines: the closure, then the rest. All zero bytes is a free G: the G pool
+// hands out zeroed memory as free Gs (gpool.cpp).
 struct alignas(64) G {
   detail::TaskSlot task;  // first member: a TaskSlot* from go() is this G
   Stack* stack = nullptr; // null until the goroutine first runs

@@ -61,9 +61,16 @@ void GPool::give(G* const* gs, std::size_t n) {
 
 void GPool::stop() {
   std::lock_guard lock(mu_);
-  for (G* slab : slabs_) ::munmap(slab, kSlabBytes);  // G is trivially destructible
-  slabs_.clear();
+  // Every G goes back to the free list, and the slabs stay mapped for the next run (Go never
+  // frees a G either): a goro::Mutex keeps a pointer to its holder's G, to decide whether to
+  // spin, and a Mutex may outlive the run its holder belonged to. That pointer must find a G
+  // record, not unmapped memory. The memory itself goes back to the kernel; the zero pages left
+  // in its place are free Gs (g.hpp).
   free_.clear();
+  for (G* slab : slabs_) {
+    ::madvise(slab, kSlabBytes, MADV_DONTNEED);
+    for (std::size_t i = kSlabGs; i-- > 0;) free_.push_back(&slab[i]);
+  }
 }
 
 #if GORO_ASAN

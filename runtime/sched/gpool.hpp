@@ -1,7 +1,7 @@
 // runtime/sched/gpool.hpp — where G records come from and go back to.
 //
-// Gs are allocated in 2 MiB slabs and never freed while the runtime runs: a finished G returns to the
-// cache of the P it finished on (GCache, no locking) and is reused by the next spawn there.
+// Gs are allocated in 2 MiB slabs and never freed (the next run reuses them): a finished G returns
+// to the cache of the P it finished on (GCache, no locking) and is reused by the next spawn there.
 // The per-P caches trade batches with one global pool, as Go's gfget/gfput do: a P that spawns
 // many goroutines which other Ps run and finish would otherwise drain its own cache while the
 // others' grow. Both hold G pointers in arrays, so moving a batch is a memcpy that does not touch
@@ -30,12 +30,12 @@ class GPool {
   // Moves `n` free Gs into `out`, allocating a slab if needed.
   void take(G** out, std::size_t n);
   void give(G* const* gs, std::size_t n);
-  void stop();  // frees every slab; no G may be in use
+  void stop();  // every G back to the free list, its memory to the kernel; no G may be in use
 #if GORO_ASAN
   void keep_for_leak_checker();  // stop() will leave the slabs allocated, visible to LSan
 #endif
 
-  // Calls f(G&) for every G ever allocated in this run, free ones included.
+  // Calls f(G&) for every G ever allocated, free ones included.
   template <class F>
   void for_each(F&& f) {
     std::vector<G*> slabs;

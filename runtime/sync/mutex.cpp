@@ -34,9 +34,11 @@ constexpr int kPausesPerRound = 30;                // Go's active_spin_cnt
 
 bool can_spin(int round, void* owner) {
   if (round >= kSpinRounds || sched.nprocs <= 1) return false;
-  if (!owner || !detail::goroutine_running(owner)) return false;
   M* m = current_m();
   if (!m || !m->curg) return false;  // a plain thread blocks at once
+  // The owner may be a G of an earlier run (the mutex outlived it, locked): its record is still
+  // there (sched/gpool.hpp), free or reused, so this merely answers false, or true for a while.
+  if (!owner || !detail::goroutine_running(owner)) return false;
   // No RuntimeSection: only this thread writes m->p, and if the monitor takes the P meanwhile
   // the answer is merely stale for one round of spinning.
   P* p = m->p;
