@@ -35,13 +35,21 @@ bool arm(TimerEntry* t) {
 }
 
 bool disarm(TimerEntry* t) {
-  for (;;) {
-    TimerHeap* h = t->heap.load(std::memory_order_acquire);
-    if (!h) return false;
+  RuntimeSection section;
+  // A plain thread keeps the runtime from tearing down the heap (its P) between our load of
+  // `heap` and the lock, as arm() does. If the runtime is stopping, teardown drops the entry
+  // instead, and the seq the caller bumped makes any fire before then a no-op.
+  const bool plain = !section.m() || !section.m()->curg;
+  if (plain && !try_enter_external()) return false;
+  bool removed = false;
+  while (TimerHeap* h = t->heap.load(std::memory_order_acquire)) {
     std::lock_guard lock(h->lock);
-    if (h->remove_locked(t)) return true;
+    removed = h->remove_locked(t);
+    if (removed) break;
     // It moved (fired, or re-armed elsewhere) between our load and the lock: look again.
   }
+  if (plain) leave_external();
+  return removed;
 }
 
 void timer_armed(std::int64_t when) { deadline_added(when); }
