@@ -1,6 +1,11 @@
 // tests/runtime_test.cpp — run, go, yield, ids and counts, and every exception rule.
 #include "support.hpp"
 
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+
 #include <array>
 #include <atomic>
 #include <memory>
@@ -294,4 +299,34 @@ TEST_CASE("a throwing argument copy makes go throw and starts nothing") {
     goro::go([&] { ++done; });  // the runtime is unharmed
     wait_for(done, 1);
   });
+}
+
+// A thread the runtime needs cannot start (here: no address space left for its stack). Go
+// stops with "failed to create new OS thread"; goro stops with a message that says which thread
+// and what to check, instead of letting std::system_error out of whatever goro call started it.
+GORO_CHILD("runtime-thread-cannot-start") {
+  long vm_kib = 0;
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  char line[256];
+  while (status && std::fgets(line, sizeof line, status))
+    if (std::sscanf(line, "VmSize: %ld kB", &vm_kib) == 1) break;
+  if (status) std::fclose(status);
+  // Room for the runtime's first G slab (4 MiB, trimmed to 2) and the heap, none for a thread's
+  // 8 MiB stack.
+  const rlim_t limit = static_cast<rlim_t>(vm_kib + 6 * 1024) * 1024;
+  const rlimit rl{limit, limit};
+  if (vm_kib == 0 || ::setrlimit(RLIMIT_AS, &rl) != 0) return 3;
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {});
+  return 0;
+}
+
+TEST_CASE("a runtime thread that cannot start stops the process with a clear message") {
+  if (GORO_TEST_SANITIZED) return;  // the sanitizers need the address space for their shadow
+  ChildResult r = run_child("runtime-thread-cannot-start");
+  INFO(r.err);
+  REQUIRE(r.exit_code != 3);
+  CHECK(r.signal == SIGABRT);
+  CHECK(r.err.find("goro: fatal error: cannot start a monitor thread") != std::string::npos);
 }

@@ -40,6 +40,8 @@
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace goro::rt {
@@ -183,6 +185,14 @@ void handoffp(P* p) {
   if (const std::int64_t when = p->timers.earliest()) deadline_added(when);
 }
 
+void thread_start_failed(const char* role, const std::system_error& e) {
+  std::fprintf(stderr,
+               "goro: fatal error: cannot start a %s thread: %s. The process may be at its limit "
+               "of threads (ulimit -u) or out of memory for thread stacks.\n",
+               role, e.what());
+  std::abort();
+}
+
 void wake_all_for_stop() {
   std::lock_guard lock(sched.lock);
   for (M* m = sched.midle; m; m = m->idle_link) m->parker.unpark();
@@ -193,7 +203,7 @@ void wake_all_for_stop() {
 namespace {
 
 void mstart(M* m) {
-  m->thread = std::thread([m] {
+  m->thread = start_runtime_thread("worker", [m] {
     set_current_m(m);
     adopt_thread_fiber(&m->g0);
     m->eh = thread_eh_state();

@@ -96,7 +96,7 @@ std::int64_t syscall_retake_due(const P* p, const Monitor::Watch& w) {
 void Monitor::start() {
   watch_.assign(sched.nprocs, Watch{});
   can_take_running_ = membarrier_available();
-  thread_ = std::thread([this] { loop(); });
+  thread_ = start_runtime_thread("monitor", [this] { loop(); });
 }
 
 void Monitor::stop() {

@@ -32,6 +32,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace goro::rt {
@@ -123,6 +126,18 @@ void reset_spinning(M* m);
 bool may_spin();
 void handoffp(P* p);
 void wake_all_for_stop();
+// Starts one of the runtime's own threads (a worker, the monitor). Failing to is fatal, as in
+// Go: a runtime that cannot keep its Ps running has no sane way on, and the state it is in
+// (a P handed to an M that never starts) cannot be unwound from wherever go() happened to be.
+[[noreturn]] void thread_start_failed(const char* role, const std::system_error& e);
+template <class F>
+std::thread start_runtime_thread(const char* role, F&& f) {
+  try {
+    return std::thread(std::forward<F>(f));
+  } catch (const std::system_error& e) {
+    thread_start_failed(role, e);
+  }
+}
 
 // ---- spawn.cpp ----
 G* new_g(P* p);            // from p's cache, or from the global pool if p is null
