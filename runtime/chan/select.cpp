@@ -106,12 +106,15 @@ struct Parked {
   Locks locks;
   ChanWaiter* waiters;  // one per case, indexed like the cases
 
+  // The i-th case in lock order: its channel's queue for this select's waiter.
+  WaitQueue& queue(std::size_t i) const {
+    Chan* c = locks.chan(i);
+    return locks.cases[locks.order[i]].is_send ? c->sendq : c->recvq;
+  }
+  ChanWaiter& waiter(std::size_t i) const { return waiters[locks.order[i]]; }
+
   void unlink_all() const {
-    for (std::size_t i = 0; i < locks.count; ++i) {
-      const std::size_t k = locks.order[i];
-      ChanWaiter& w = waiters[k];
-      (locks.cases[k].is_send ? locks.chan(i)->sendq : locks.chan(i)->recvq).remove(&w);
-    }
+    for (std::size_t i = 0; i < locks.count; ++i) queue(i).remove(&waiter(i));
   }
 };
 
@@ -199,12 +202,9 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
       // unlink, which remove() checks again under the lock.
       auto* p = static_cast<Parked*>(arg);
       for (std::size_t i = 0; i < p->locks.count; ++i) {
-        const std::size_t k = p->locks.order[i];
-        ChanWaiter& w = p->waiters[k];
-        if (!w.linked.load(std::memory_order_relaxed)) continue;
-        Chan* c = p->locks.chan(i);
-        std::lock_guard lock(c->lock);
-        (p->locks.cases[k].is_send ? c->sendq : c->recvq).remove(&w);
+        if (!p->waiter(i).linked.load(std::memory_order_relaxed)) continue;
+        std::lock_guard lock(p->locks.chan(i)->lock);
+        p->queue(i).remove(&p->waiter(i));
       }
     };
     g->abandon_arg = &parked;
