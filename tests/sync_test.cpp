@@ -1338,8 +1338,9 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
   }
 }
 
-// Goroutines abandoned inside a primitive when run returns (sync/waitlist.hpp: SyncWaiter's
-// `abandoned`) must not leave it wedged for its next users: a later run, or plain threads.
+// Goroutines abandoned inside a primitive when run returns, still queued or woken but not yet
+// run, must not leave it wedged for its next users: a later run, or plain threads. Teardown
+// settles their calls as if never made (runtime/sched/settle.hpp, sync/waitlist.hpp).
 TEST_CASE("a WaitGroup whose waiter was abandoned does not let the next wait() return early") {
   goro::WaitGroup wg;  // outlives the runtime
   wg.add(1);
@@ -1415,6 +1416,213 @@ TEST_CASE("Cond: a waiter abandoned by a stopped runtime does not swallow a late
     cond.broadcast();
   }
   waiter.join();
+}
+
+// At procs 1 a goroutine readied by main cannot run before main returns: it is abandoned woken.
+goro::Config one_proc() {
+  goro::Config c;
+  c.procs = 1;
+  return c;
+}
+
+TEST_CASE("an RWMutex reader let in by unlock() but abandoned before it ran leaves again") {
+  goro::RWMutex rw;  // outlives the runtime
+  goro::run(one_proc(), [&] {
+    rw.lock();
+    goro::go([&] { std::shared_lock lock(rw); });
+    REQUIRE(wait_parked("sync.RWMutex.RLock"));
+    rw.unlock();  // counts the reader in and readies it
+  });
+  const bool locked = rw.try_lock();  // before the fix: the reader stayed counted
+  CHECK(locked);
+  if (locked) rw.unlock();
+}
+
+TEST_CASE("an RWMutex writer abandoned while readers were in gives the lock up when they leave") {
+  goro::RWMutex rw;  // outlives the runtime
+  rw.lock_shared();  // this thread reads
+  goro::run([&] {
+    goro::go([&] { rw.lock(); });
+    REQUIRE(wait_parked("sync.RWMutex.Lock"));  // waits for this thread to leave
+  });
+  rw.unlock_shared();  // the last reader out: unlocks for the abandoned writer
+  const bool locked = rw.try_lock();
+  CHECK(locked);
+  if (locked) rw.unlock();
+  const bool reading = rw.try_lock_shared();
+  CHECK(reading);
+  if (reading) rw.unlock_shared();
+}
+
+TEST_CASE("an RWMutex writer let in by the last reader but abandoned before it ran unlocks") {
+  goro::RWMutex rw;  // outlives the runtime
+  goro::run(one_proc(), [&] {
+    rw.lock_shared();
+    goro::go([&] { rw.lock(); });
+    REQUIRE(wait_parked("sync.RWMutex.Lock"));
+    rw.unlock_shared();  // the last reader out: readies the writer
+  });
+  const bool reading = rw.try_lock_shared();  // before the fix: write-locked by nobody
+  CHECK(reading);
+  if (reading) rw.unlock_shared();
+  const bool locked = rw.try_lock();
+  CHECK(locked);
+  if (locked) rw.unlock();
+}
+
+TEST_CASE("a Semaphore waiter abandoned at the front lets the waiters behind it in") {
+  goro::Semaphore sem(10);  // outlives the runtime
+  std::atomic<bool> got{false};
+  std::thread t;
+  goro::run([&] {
+    sem.acquire(5);  // held across the run's end: 5 units stay free
+    goro::go([&] { sem.acquire(10); });  // does not fit: queues, first
+    REQUIRE(wait_parked("semaphore acquire"));
+    t = std::thread([&] {
+      sem.acquire(1);  // fits, but FIFO: queues behind the goroutine
+      got = true;
+      sem.release(1);
+    });
+    goro::sleep_for(50ms);  // the thread queues
+  });
+  const auto until = Clock::now() + 2s;
+  while (!got && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(got.load());  // before the fix: blocked for good, with 5 units free
+  sem.release(5);
+  t.join();
+}
+
+TEST_CASE("a Semaphore waiter granted its units but abandoned before it ran gives them back") {
+  goro::Semaphore sem(1);  // outlives the runtime
+  goro::run(one_proc(), [&] {
+    sem.acquire(1);
+    goro::go([&] { sem.acquire(1); });
+    REQUIRE(wait_parked("semaphore acquire"));
+    sem.release(1);  // grants the unit to the goroutine and readies it
+  });
+  const bool got = sem.try_acquire(1);  // before the fix: the unit went with the goroutine
+  CHECK(got);
+  if (got) sem.release(1);
+}
+
+TEST_CASE("Mutex: a waiter woken just before the runtime stops does not break it for later") {
+  // The woken waiter took on clearing kWoken; until someone does, no unlock wakes anybody.
+  each_procs([](goro::Config c) {
+    auto* mu = new goro::Mutex;  // leaked if the thread is stuck on it (it would outlive it)
+    goro::run(c, [mu] {
+      mu->lock();
+      goro::go([mu] {
+        mu->lock();
+        mu->unlock();
+      });
+      REQUIRE(wait_parked("sync.Mutex.Lock"));
+      mu->unlock();  // wakes the goroutine; main returns before it runs
+    });
+    auto* stage = new std::atomic<int>{0};
+    mu->lock();
+    std::thread t([mu, stage] {
+      *stage = 1;
+      mu->lock();
+      *stage = 2;
+      mu->unlock();
+    });
+    while (stage->load() < 1) std::this_thread::yield();
+    std::this_thread::sleep_for(20ms);  // let it block
+    mu->unlock();
+    const auto until = Clock::now() + 2s;
+    while (stage->load() < 2 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    CHECK(stage->load() == 2);
+    if (stage->load() == 2) {
+      t.join();
+      delete stage;
+      delete mu;
+    } else {
+      t.detach();  // before the fix: asleep in lock() for good
+    }
+  });
+}
+
+TEST_CASE("Mutex: one handed over in starvation mode to a goroutine that never ran is unlocked") {
+  goro::Mutex mu;  // outlives the runtime
+  goro::run(one_proc(), [&] {
+    mu.lock();
+    goro::go([&] {
+      mu.lock();
+      mu.unlock();
+    });
+    REQUIRE(wait_parked("sync.Mutex.Lock"));
+    std::this_thread::sleep_for(2ms);  // the waiter has now waited more than 1 ms
+    mu.unlock();  // wakes it
+    mu.lock();    // and takes the mutex again before it runs
+    goro::yield();  // it runs, finds the mutex taken, and switches it to starvation mode
+    REQUIRE(wait_parked("sync.Mutex.Lock"));
+    std::thread([&] { mu.unlock(); }).join();  // hands the mutex to it, through the global queue
+  });
+  const bool locked = mu.try_lock();  // before the fix: handed to a goroutine that never took it
+  CHECK(locked);
+  if (locked) mu.unlock();
+}
+
+TEST_CASE("Cond: a signal that woke a goroutine abandoned before it ran is passed on") {
+  goro::Mutex mu;  // both outlive the runtime
+  goro::Cond cond(mu);
+  std::atomic<int> stage{0};
+  std::thread waiter;
+  goro::run(one_proc(), [&] {
+    goro::go([&] {
+      std::lock_guard lock(mu);
+      cond.wait();
+    });
+    REQUIRE(wait_parked("sync.Cond.Wait"));
+    waiter = std::thread([&] {
+      std::unique_lock lock(mu);
+      stage = 1;
+      cond.wait();  // a Cond waiter that returns rechecks its condition; this one has none
+      stage = 2;
+    });
+    while (stage.load() < 1) std::this_thread::yield();
+    { std::lock_guard lock(mu); }  // the thread is inside wait() now, after the goroutine
+    cond.signal();  // wakes the goroutine, which never runs
+  });
+  const auto until = Clock::now() + 2s;
+  while (stage.load() != 2 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(stage.load() == 2);
+  if (stage.load() != 2) cond.broadcast();  // before the fix: the thread slept on
+  waiter.join();
+}
+
+TEST_CASE("plain threads waking goroutines while runs end (stress)") {
+  // A plain thread that dequeues a goroutine waiter reads it (and a send writes into it) on the
+  // goroutine's stack after the channel's or list's lock is released; teardown must not settle
+  // and unmap that stack in between (sched/settle.hpp's WakeFence). Under ASan a miss is a
+  // use-after-unmap; without, a crash or a lost wake-up.
+  for (int round = 0; round < 30; ++round) {
+    goro::chan<int> ch;
+    goro::WaitGroup wg;
+    goro::Semaphore sem(1);
+    sem.acquire(1);
+    std::atomic<bool> stop{false};
+    std::thread pusher([&] {
+      while (!stop) {
+        int v = 1;
+        ch.try_send(v);
+        sem.release(1);
+        sem.acquire(1);
+      }
+    });
+    goro::run([&] {
+      for (int i = 0; i < 8; ++i) {
+        goro::go([&] { ch.recv(); });
+        goro::go([&] {
+          sem.acquire(1);
+          sem.release(1);
+        });
+      }
+      goro::sleep_for(1ms);
+    });
+    stop = true;
+    pusher.join();
+  }
 }
 
 GORO_CHILD("mutex-locked-by-a-goroutine-of-an-ended-run") {

@@ -31,7 +31,7 @@ struct WaitList {
   std::atomic<bool> locked{false};
   void* head = nullptr;
   void* tail = nullptr;
-  std::uint32_t tokens = 0;
+  std::int32_t tokens = 0;  // releases that found nobody; negative: owed (runtime/sync/waitlist.hpp)
 };
 
 void* current_goroutine() noexcept;  // null on a plain thread
@@ -67,6 +67,7 @@ class Mutex {
   static constexpr std::int32_t kLocked = 1;
   void lock_slow();
   void unlock_slow(std::int32_t state);
+  void wake_waiter(std::int32_t state);
 
   std::atomic<std::int32_t> state_{0};  // locked | woken | starving | waiters << 3 (Go's)
   std::atomic<void*> owner_{nullptr};   // the goroutine holding it, if known: for spinning
@@ -176,6 +177,7 @@ class Semaphore {
   void release(std::int64_t n = 1);
 
  private:
+  friend struct SemaphoreAccess;
   const std::int64_t size_;
   std::int64_t used_ = 0;  // under waiters_'s lock
   detail::WaitList waiters_;

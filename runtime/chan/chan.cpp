@@ -4,6 +4,7 @@
 #include <goro/chan.hpp>
 
 #include "sched/sched.hpp"
+#include "sched/settle.hpp"
 
 #include <cstdlib>
 #include <mutex>
@@ -21,9 +22,8 @@ struct SingleWait {
 
 void abandon_single(void* arg) {
   auto* w = static_cast<SingleWait*>(arg);
-  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. `linked`
-  // is read unlocked: only a plain thread can touch the channel during teardown, and it can only
-  // unlink, which remove() checks again under the lock.
+  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. Nobody
+  // dequeues meanwhile: plain threads wait behind their WakeFence (sched/settle.hpp).
   if (!w->waiter.linked.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(w->chan->lock);
   (w->is_send ? w->chan->sendq : w->chan->recvq).remove(&w->waiter);
@@ -135,6 +135,7 @@ bool chan_send(ChanCore* core, void* value, bool block) {
   M* m = section.m();
   G* self = goroutine_of(m);
   if (!self) note_plain_thread();
+  WakeFence fence(m);  // a plain thread, from taking a receiver until it is woken
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   switch (send_locked(c, value, &wake)) {
@@ -152,6 +153,7 @@ bool chan_send(ChanCore* core, void* value, bool block) {
     c->lock.unlock();
     return false;
   }
+  fence.release();
   if (!wait_on(c, value, true, section, self)) throw_send_on_closed();  // closed while we waited
   return true;
 }
@@ -172,6 +174,7 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
   M* m = section.m();
   G* self = goroutine_of(m);
   if (!self) note_plain_thread();
+  WakeFence fence(m);  // a plain thread, from taking a sender until it is woken
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   Recv r = recv_locked(c, out, &wake);
@@ -180,6 +183,7 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
     if (wake) wake->party->wake(m);
     return r == Recv::closed && !block ? Recv::nothing : r;
   }
+  fence.release();
   return wait_on(c, out, false, section, self) ? Recv::value : Recv::closed;
 }
 
@@ -187,6 +191,7 @@ void chan_close(ChanCore* core) {
   if (!core) throw std::logic_error("goro: close of nil channel");
   Chan* c = from_core(core);
   if (!current_g()) note_plain_thread();
+  WakeFence fence;  // a plain thread, from taking the waiters until they are woken
   ChanWaiter* woken = nullptr;  // collected under the lock, woken after it, in queue order
   ChanWaiter** tail = &woken;
   {

@@ -21,6 +21,7 @@
 #include <goro/select.hpp>
 
 #include "sched/sched.hpp"
+#include "sched/settle.hpp"
 
 #include <new>
 
@@ -146,6 +147,8 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     block_forever(WaitReason::select_no_cases);
   }
 
+  WakeFence fence(m);  // a plain thread, from taking a partner until it is woken
+
   // Fast pass: in poll order, try each case that looks ready, locking only its channel. Most
   // selects that find a ready case end here having taken one lock instead of one per case.
   SelectOutcome out;
@@ -194,12 +197,12 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     (cases[k].is_send ? locks.chan(i)->sendq : locks.chan(i)->recvq).push(&w);
   }
   Parked parked{locks, &waiters[0]};
+  fence.release();
   if (G* g = me.goroutine()) {
     g->on_abandon = [](void* arg) {
       // Only the channels it is still queued on: a case that was taken (the select was readied
-      // but has not run) unlinked its waiter, and its channel may be gone by now. `linked` is
-      // read unlocked: only a plain thread can touch a channel during teardown, and it can only
-      // unlink, which remove() checks again under the lock.
+      // but has not run) unlinked its waiter, and its channel may be gone by now. Nobody
+      // dequeues meanwhile: plain threads wait behind their WakeFence (sched/settle.hpp).
       auto* p = static_cast<Parked*>(arg);
       for (std::size_t i = 0; i < p->locks.count; ++i) {
         if (!p->waiter(i).linked.load(std::memory_order_relaxed)) continue;

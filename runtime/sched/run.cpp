@@ -13,11 +13,13 @@
 //   3. M0 joins the other workers; plain threads still inside a goro call finish it (they see
 //      `stopping` and start nothing new); the monitor stops.
 //   4. Nothing runs any more: goroutines that never started have their functions destroyed,
-//      started ones are abandoned where they are (as when a Go program's main returns), and all
-//      stacks and G records are released.
+//      started ones are abandoned where they are (as when a Go program's main returns), their
+//      calls into primitives that may outlive the run are settled (settle.hpp), and all stacks
+//      and G records are released.
 //   5. run() rethrows the first failure, or returns main's result.
 #include "sched/monitor.hpp"
 #include "sched/sched.hpp"
+#include "sched/settle.hpp"
 
 #include "net/netpoll.hpp"
 #include "net/poller.hpp"
@@ -86,19 +88,7 @@ G* make_main(void (*body)(void*), void* arg) {
 
 // Step 4: nothing runs any more.
 void teardown() {
-  bool abandoned = false;
-  sched.gpool.for_each([&](G& g) {
-    if (g.state() == GStatus::free) return;
-    if (!g.stack && g.task.run) {
-      g.task.drop(g.task);  // never started
-      return;
-    }
-    abandoned = true;
-    // Parked in a channel or lock that outlives this run: leave it, so nobody wakes a ghost.
-    // Also when already readied but not yet run (on_abandon is still set then): a select
-    // woken by one case is still queued on its other channels until it runs.
-    if (g.on_abandon) g.on_abandon(g.abandon_arg);
-  });
+  [[maybe_unused]] const bool abandoned = settle_abandoned();
 #if GORO_ASAN
   // Abandoned goroutines still hold what their stacks and closures point to. Go's process would
   // simply exit; here the program goes on, and LeakSanitizer would call that memory leaked.

@@ -15,6 +15,7 @@
 //   blocking.cpp  goro::blocking(): running without a P
 //   monitor.cpp   the background monitor (sysmon): stuck Ps, the scheduler trace
 //   run.cpp       starting and stopping a runtime, failures
+//   settle.cpp    what becomes of the calls of goroutines a stopping runtime abandons
 //   ../diag/      dump, stats, deadlock detection
 #pragma once
 

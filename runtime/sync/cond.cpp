@@ -6,13 +6,14 @@
 
 namespace goro {
 
+// Settling waiters that a stopping runtime abandons (sync/waitlist.hpp).
 struct CondAccess {
-  // The runtime abandoned a goroutine still queued with ticket `w.want` (sync/waitlist.hpp),
-  // which no signal has reached yet. Left alone, the signal() that reaches that ticket would
-  // wake nobody, though others wait. Give the ticket to the newest waiter instead, and take the
-  // newest ticket back. If the newest ticket's holder has not queued yet (a plain thread between
-  // taking its ticket and blocking), there is nothing safe to do.
-  static void abandoned(rt::SyncWaiter& w) {
+  // Still queued with ticket `w.want`, which no signal has reached yet. Left alone, the signal()
+  // that reaches that ticket would wake nobody, though others wait. Give the ticket to the
+  // newest waiter instead, and take the newest ticket back. If the newest ticket's holder has
+  // not queued yet (a plain thread between taking its ticket and blocking), there is nothing
+  // safe to do.
+  static void unqueued(rt::SyncWaiter& w, rt::WakeList&) {
     auto* c = static_cast<Cond*>(w.owner);
     const auto newest = static_cast<std::int64_t>(c->wait_ticket_ - 1);
     if (w.want != newest) {
@@ -23,6 +24,11 @@ struct CondAccess {
     }
     --c->wait_ticket_;
   }
+  // Signalled, but its wait() never returned: pass the signal on, so that it wakes a waiter
+  // that will act on it. (If a broadcast woke it, that is one wake-up more: every Cond waiter
+  // rechecks its condition anyway.)
+  static void woken(rt::SyncWaiter& w) { static_cast<Cond*>(w.owner)->signal(); }
+  static constexpr rt::SettleOps settle{&unqueued, &woken};
 };
 
 void Cond::wait() {
@@ -39,7 +45,7 @@ void Cond::wait() {
     SyncWaiter w(current_g());
     if (!w.party.is_goroutine()) note_plain_thread();
     w.want = static_cast<std::int64_t>(ticket);
-    w.abandoned = &CondAccess::abandoned;
+    w.settle = &CondAccess::settle;
     w.owner = this;
     q.wait(w, WaitReason::sync_cond);
   }
@@ -48,6 +54,7 @@ void Cond::wait() {
 
 void Cond::signal() {
   using namespace rt;
+  WakeFence fence;
   WaitQ q(waiters_);
   q.lock();
   if (notify_ticket_ == wait_ticket_) {  // nobody waits
@@ -65,6 +72,7 @@ void Cond::signal() {
 
 void Cond::broadcast() {
   using namespace rt;
+  WakeFence fence;
   WaitQ q(waiters_);
   q.lock();
   notify_ticket_ = wait_ticket_;

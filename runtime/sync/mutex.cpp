@@ -60,7 +60,30 @@ bool goroutine_running(void* g) noexcept {
 }  // namespace detail
 
 struct MutexAccess {
-  static void wait(Mutex& m, bool lifo) { sema_acquire(m.sema_, WaitReason::sync_mutex, lifo); }
+  static void wait(Mutex& m, bool lifo) { sema_acquire(m.sema_, WaitReason::sync_mutex, lifo, &settle, &m); }
+
+  // Settling waiters that a stopping runtime abandons (sync/waitlist.hpp). One still queued is
+  // in the waiter count: uncount it. (An unlock that has counted it out already, to wake it, is
+  // not in the middle of that: unlock_slow holds a WakeFence.)
+  static void unqueued(SyncWaiter& w, WakeList&) {
+    static_cast<Mutex*>(w.owner)->state_.fetch_sub(1 << kWaiterShift, std::memory_order_relaxed);
+  }
+  // One that an unlock woke took the duty to clear kWoken with it: while kWoken is set no unlock
+  // wakes anyone. Clear it, and wake the next waiter if the mutex is free. One that a starving
+  // unlock handed the mutex to owns it: take it, as lock_slow would, and unlock.
+  static void woken(SyncWaiter& w) {
+    auto& m = *static_cast<Mutex*>(w.owner);
+    if (w.handed) {
+      const std::int32_t old = m.state_.load(std::memory_order_relaxed);
+      std::int32_t delta = kLocked - (1 << kWaiterShift);
+      if ((old >> kWaiterShift) == 1) delta -= kStarving;
+      m.state_.fetch_add(delta, std::memory_order_acquire);
+      m.unlock();
+      return;
+    }
+    m.wake_waiter(m.state_.fetch_and(~kWoken, std::memory_order_relaxed) & ~kWoken);
+  }
+  static constexpr SettleOps settle{&unqueued, &woken};
 };
 
 bool Mutex::try_lock() {
@@ -121,19 +144,25 @@ void Mutex::lock_slow() {
   }
 }
 
+void Mutex::wake_waiter(std::int32_t state) {
+  std::int32_t old = state;
+  for (;;) {
+    // Nobody waits, or someone is already woken or has the lock: nothing to do.
+    if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving))) return;
+    const std::int32_t next = (old - (1 << kWaiterShift)) | kWoken;
+    if (state_.compare_exchange_weak(old, next, std::memory_order_release, std::memory_order_relaxed)) {
+      sema_release(sema_);
+      return;
+    }
+  }
+}
+
 void Mutex::unlock_slow(std::int32_t state) {
   if (((state + kLocked) & kLocked) == 0) fatal("unlock of an unlocked goro::Mutex");
+  WakeFence fence;  // from counting a waiter out until it is woken (sched/settle.hpp)
   if (!(state & kStarving)) {
-    std::int32_t old = state;
-    for (;;) {
-      // Nobody waits, or someone is already woken or has the lock: nothing to do.
-      if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving))) return;
-      const std::int32_t next = (old - (1 << kWaiterShift)) | kWoken;
-      if (state_.compare_exchange_weak(old, next, std::memory_order_release, std::memory_order_relaxed)) {
-        sema_release(sema_);
-        return;
-      }
-    }
+    wake_waiter(state);
+    return;
   }
   // Starvation mode: hand ownership to the first waiter and let it run at once. kLocked stays
   // clear until that waiter sets it (lock_slow), but kStarving keeps newcomers from taking it.

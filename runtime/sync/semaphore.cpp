@@ -7,6 +7,26 @@
 
 namespace goro {
 
+// Settling waiters that a stopping runtime abandons (sync/waitlist.hpp).
+struct SemaphoreAccess {
+  // Lets in the waiters at the front that fit now, oldest first (x/sync's notifyWaiters). The
+  // list's lock is held.
+  static void admit(Semaphore& s, rt::WakeList& wake) {
+    rt::WaitQ q(s.waiters_);
+    while (rt::SyncWaiter* w = q.front()) {
+      if (s.size_ - s.used_ < w->want) break;  // the oldest does not fit: everyone behind it waits
+      s.used_ += w->want;
+      q.remove(w);
+      wake.add(w);
+    }
+  }
+  // Gone from the front, it may have been what held the waiters behind it back.
+  static void unqueued(rt::SyncWaiter& w, rt::WakeList& wake) { admit(*static_cast<Semaphore*>(w.owner), wake); }
+  // Its acquire() never returned: give its units back.
+  static void woken(rt::SyncWaiter& w) { static_cast<Semaphore*>(w.owner)->release(w.want); }
+  static constexpr rt::SettleOps settle{&unqueued, &woken};
+};
+
 Semaphore::Semaphore(std::int64_t n) : size_(n) {
   if (n < 0) throw std::invalid_argument("goro: Semaphore size must not be negative");
 }
@@ -27,6 +47,8 @@ void Semaphore::acquire(std::int64_t n) {
   SyncWaiter w(current_g());
   if (!w.party.is_goroutine()) note_plain_thread();
   w.want = n;
+  w.settle = &SemaphoreAccess::settle;
+  w.owner = this;
   q.wait(w, WaitReason::semaphore);  // release() takes our units for us before waking us
 }
 
@@ -42,6 +64,7 @@ bool Semaphore::try_acquire(std::int64_t n) {
 
 void Semaphore::release(std::int64_t n) {
   using namespace rt;
+  WakeFence fence;
   WaitQ q(waiters_);
   q.lock();
   if (n < 0 || n > used_) {
@@ -50,12 +73,7 @@ void Semaphore::release(std::int64_t n) {
   }
   used_ -= n;
   WakeList woken;
-  while (SyncWaiter* w = q.front()) {
-    if (size_ - used_ < w->want) break;  // the oldest does not fit: everyone behind it waits
-    used_ += w->want;
-    q.remove(w);
-    woken.add(w);
-  }
+  SemaphoreAccess::admit(*this, woken);
   q.unlock();
   woken.wake_all();
 }

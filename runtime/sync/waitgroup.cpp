@@ -13,16 +13,22 @@
 namespace goro {
 
 struct WaitGroupAccess {
-  // A queued waiter whose goroutine the runtime abandoned (sync/waitlist.hpp) is still counted
-  // in the state: left there, the add() that brings the counter to zero would release a token
-  // for it, and the next wait() would take that token and return early.
-  static void abandoned(rt::SyncWaiter& w) {
+  // A waiter still queued is counted in the state: uncount it. Unless the counter has already
+  // reached zero (the waiter count was reset with it): then the add() that did it is about to
+  // release a token for each waiter it counted, this one included, and that one must go to nobody.
+  static void unqueued(rt::SyncWaiter& w, rt::WakeList&) {
     auto& state = static_cast<WaitGroup*>(w.owner)->state_;
     std::uint64_t s = state.load(std::memory_order_relaxed);
-    while (static_cast<std::uint32_t>(s) != 0 && (s >> 32) != 0 &&
-           !state.compare_exchange_weak(s, s - 1, std::memory_order_relaxed)) {
+    for (;;) {
+      if ((s >> 32) == 0 || static_cast<std::uint32_t>(s) == 0) {
+        rt::WaitQ(*w.list).owe_release();  // the list's lock is held
+        return;
+      }
+      if (state.compare_exchange_weak(s, s - 1, std::memory_order_relaxed)) return;
     }
   }
+  // A woken waiter took its token, and the state was reset before it: nothing to give back.
+  static constexpr rt::SettleOps settle{&unqueued, nullptr};
 };
 
 void WaitGroup::add(std::int64_t delta) {
@@ -54,7 +60,7 @@ void WaitGroup::wait() {
   for (;;) {
     if ((state >> 32) == 0) return;
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
-      sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::abandoned, this);
+      sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::settle, this);
       if (state_.load(std::memory_order_acquire) != 0)
         throw std::logic_error("goro: WaitGroup is reused before the previous wait() has returned");
       return;

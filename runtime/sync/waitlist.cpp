@@ -4,6 +4,27 @@
 #include <goro/runtime.hpp>
 
 namespace goro::rt {
+namespace {
+
+// G::on_abandon of a goroutine queued in a WaitList, or woken from it but not yet run
+// (sched/settle.hpp). Nothing else touches the list meanwhile: goroutines do not run, and plain
+// threads wait behind their WakeFence.
+void settle_sync_wait(void* arg) {
+  auto& w = *static_cast<SyncWaiter*>(arg);
+  WaitQ q(*w.list);
+  WakeList wake;
+  q.lock();
+  const bool queued = w.linked;
+  if (queued) {
+    q.remove(&w);
+    if (w.settle && w.settle->unqueued) w.settle->unqueued(w, wake);
+  }
+  q.unlock();
+  wake.wake_all();
+  if (!queued && w.settle && w.settle->woken) w.settle->woken(w);
+}
+
+}  // namespace
 
 void WakeList::wake_all() {
   while (SyncWaiter* w = head) {
@@ -20,7 +41,7 @@ void WaitQ::push_back(SyncWaiter* w) {
   if (w->prev) w->prev->next = w;
   else l_.head = w;
   l_.tail = w;
-  w->linked.store(true, std::memory_order_relaxed);
+  w->linked = true;
 }
 
 void WaitQ::push_front(SyncWaiter* w) {
@@ -30,16 +51,16 @@ void WaitQ::push_front(SyncWaiter* w) {
   if (w->next) w->next->prev = w;
   else l_.tail = w;
   l_.head = w;
-  w->linked.store(true, std::memory_order_relaxed);
+  w->linked = true;
 }
 
 void WaitQ::remove(SyncWaiter* w) {
-  if (!w->linked.load(std::memory_order_relaxed)) return;
+  if (!w->linked) return;
   if (w->prev) w->prev->next = w->next;
   else l_.head = w->next;
   if (w->next) w->next->prev = w->prev;
   else l_.tail = w->prev;
-  w->linked.store(false, std::memory_order_relaxed);
+  w->linked = false;
 }
 
 void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
@@ -47,21 +68,7 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   else push_back(&w);
   G* g = w.party.goroutine();
   if (g) {
-    // If the runtime stops and abandons this goroutine, unlink it: the primitive may outlive it.
-    // Not if it was woken and has not run since: it is unlinked already, and the primitive may
-    // be gone by now. `linked` is read unlocked first: only a plain thread can touch the list
-    // during teardown, and it can only unlink (so it is read again under the lock).
-    g->on_abandon = [](void* arg) {
-      auto* waiter = static_cast<SyncWaiter*>(arg);
-      if (!waiter->linked.load(std::memory_order_relaxed)) return;
-      WaitQ q(*waiter->list);
-      q.lock();
-      if (waiter->linked.load(std::memory_order_relaxed)) {
-        q.remove(waiter);
-        if (waiter->abandoned) waiter->abandoned(*waiter);
-      }
-      q.unlock();
-    };
+    g->on_abandon = &settle_sync_wait;
     g->abandon_arg = &w;
   }
   w.party.block_with(reason, [](G*, void* list) {
@@ -71,8 +78,8 @@ void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   if (g) g->on_abandon = nullptr;
 }
 
-void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo,
-                  void (*abandoned)(SyncWaiter&), void* owner) {
+void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo, const SettleOps* settle,
+                  void* owner) {
   WaitQ q(l);
   q.lock();
   if (q.tokens() > 0) {
@@ -82,20 +89,27 @@ void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo,
   }
   SyncWaiter w(current_g());
   if (!w.party.is_goroutine()) note_plain_thread();
-  w.abandoned = abandoned;
+  w.settle = settle;
   w.owner = owner;
   q.wait(w, reason, lifo);  // the releaser hands its token straight to us
 }
 
 void sema_release(detail::WaitList& l, bool handoff) {
+  WakeFence fence;
   WaitQ q(l);
   q.lock();
+  if (q.tokens() < 0) {  // this release was for a waiter that is gone (owe_release)
+    ++q.tokens();
+    q.unlock();
+    return;
+  }
   SyncWaiter* w = q.pop_front();
   if (!w) {
     ++q.tokens();
     q.unlock();
     return;
   }
+  w->handed = handoff;
   q.unlock();
   const bool run_it_now = handoff && w->party.is_goroutine() && current_g();
   w->party.wake();

@@ -4,12 +4,14 @@
 // Go's runtime semaphore (sema.go), but embedded in the primitive instead of found through a
 // global table by address. SyncWaiters live on the blocked party's stack and follow the parking
 // protocol of sched/wait.hpp: enqueue under the list's lock, block, and the lock is released
-// once the party is asleep; a waker dequeues under the lock and wakes after releasing it.
+// once the party is asleep; a waker dequeues under the lock and wakes after releasing it (a
+// plain thread inside a WakeFence, sched/settle.hpp).
 #pragma once
 
 #include <goro/sync.hpp>
 
 #include "os/spinlock.hpp"
+#include "sched/settle.hpp"
 #include "sched/wait.hpp"
 
 #include <atomic>
@@ -18,22 +20,31 @@
 
 namespace goro::rt {
 
+struct SyncWaiter;
+struct WakeList;
+
+// How teardown settles a waiter's call when the runtime abandons its goroutine (sched/settle.hpp):
+// as if the call had never been made, so that the primitive is right for its next users. Either
+// may be null: nothing to do.
+struct SettleOps {
+  // Still queued: just unlinked, the list's lock held. Undo what the primitive counts on the
+  // waiter's behalf; waiters that this lets through go in `wake`, woken after the unlock.
+  void (*unqueued)(SyncWaiter& w, WakeList& wake);
+  // Dequeued and woken, but it never ran: no lock held. Give back what the waker granted it.
+  void (*woken)(SyncWaiter& w);
+};
+
 struct SyncWaiter {
   explicit SyncWaiter(G* self) : party(self) {}
   Waiter party;
   detail::WaitList* list = nullptr;
   SyncWaiter* prev = nullptr;
   SyncWaiter* next = nullptr;
-  std::int64_t want = 0;      // Semaphore: units asked for; Cond: ticket
-  // Atomic only for teardown, which reads it without the list's lock (waitlist.cpp): a plain
-  // thread may be using the primitive meanwhile. Written under the lock.
-  std::atomic<bool> linked{false};
-  // The primitive's repair when the runtime abandons this waiter's goroutine while it is still
-  // queued (run.cpp teardown), called with the list's lock held once it is unlinked: whatever
-  // the primitive's state counts on the waiter's behalf must be undone, or the primitive stays
-  // wrong for its next users (a later run, or plain threads).
-  void (*abandoned)(SyncWaiter& w) = nullptr;
-  void* owner = nullptr;      // the primitive, for `abandoned`
+  std::int64_t want = 0;          // Semaphore: units asked for; Cond: ticket
+  bool linked = false;            // queued (under the list's lock)
+  bool handed = false;            // woken by a hand-off (sema_release's `handoff`)
+  const SettleOps* settle = nullptr;  // null: nothing to undo
+  void* owner = nullptr;          // the primitive, for `settle`
 };
 
 // Waiters dequeued under a WaitList's lock, to be woken in order once it is released (a woken
@@ -59,7 +70,10 @@ class WaitQ {  // operations on a detail::WaitList
 
   SyncWaiter* front() const { return static_cast<SyncWaiter*>(l_.head); }
   bool empty() const { return !l_.head; }
-  std::uint32_t& tokens() { return l_.tokens; }
+  std::int32_t& tokens() { return l_.tokens; }
+  // A release already on its way is for a waiter that is gone (settled at teardown): the next
+  // release wakes nobody and leaves no token.
+  void owe_release() { --l_.tokens; }
 
   void push_back(SyncWaiter* w);
   void push_front(SyncWaiter* w);
@@ -81,9 +95,9 @@ class WaitQ {  // operations on a detail::WaitList
   detail::WaitList& l_;
 };
 
-// Go's semacquire / semrelease on a WaitList. `abandoned`, `owner`: see SyncWaiter.
+// Go's semacquire / semrelease on a WaitList. `settle`, `owner`: see SyncWaiter.
 void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false,
-                  void (*abandoned)(SyncWaiter&) = nullptr, void* owner = nullptr);
+                  const SettleOps* settle = nullptr, void* owner = nullptr);
 // `handoff`: the woken goroutine runs next, right away (a starving Mutex's hand-off).
 void sema_release(detail::WaitList& l, bool handoff = false);
 
