@@ -60,7 +60,9 @@ void start(const Settings& settings) {
   sched.nmspinning.store(0);
   sched.nblocking.store(0);
   sched.nunowned.store(0);
-  sched.external_ops.store(0);
+  // Not external_ops: a plain thread may be between its increment and decrement right now (it
+  // fails to enter while no runtime runs); a reset would leave it -1 for good, and the next stop
+  // would wait for 0 for ever.
   sched.external_threads.store(0);
   sched.external_spawned.store(0);
   sched.external_exited.store(0);
