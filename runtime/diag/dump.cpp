@@ -81,14 +81,10 @@ namespace goro {
 
 void dump(std::ostream& out) {
   using namespace rt;
-  if (current_m()) {
+  if (const ExternalScope external(!current_m()); external.admitted())
     out << dump_string();
-  } else if (try_enter_external()) {
-    out << dump_string();
-    leave_external();
-  } else {
+  else
     out << "goro: no runtime is running\n";
-  }
 }
 
 }  // namespace goro

@@ -12,11 +12,8 @@ namespace {
 // A goroutine may always look; a plain thread only while a runtime runs and is not stopping.
 template <class F>
 auto with_runtime(F f, decltype(f()) otherwise) {
-  if (current_m()) return f();
-  if (!try_enter_external()) return otherwise;
-  auto result = f();
-  leave_external();
-  return result;
+  const ExternalScope external(!current_m());
+  return external.admitted() ? f() : otherwise;
 }
 
 std::size_t live_goroutines() {

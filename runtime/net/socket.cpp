@@ -45,21 +45,16 @@ bool Socket::runtime_alive() const {
 // gone, its teardown closes the descriptor instead (net/poller.cpp Poller::stop).
 void Socket::close() {
   if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) return;  // twice: harmless
-  if (rt::try_enter_external()) {
-    if (runtime_alive()) rt::poller.close(pd);  // wakes blocked calls
-    rt::leave_external();
-  }
+  if (const rt::ExternalScope external; external.admitted() && runtime_alive())
+    rt::poller.close(pd);  // wakes blocked calls
   release();
 }
 
 void Socket::release() {
   if (state_.fetch_sub(1, std::memory_order_acq_rel) - 1 != kClosed) return;  // closed and unused?
-  if (rt::try_enter_external()) {
-    if (runtime_alive()) {
-      ::close(fd);  // closed, and no call uses it any more
-      rt::poller.release(pd);
-    }
-    rt::leave_external();
+  if (const rt::ExternalScope external; external.admitted() && runtime_alive()) {
+    ::close(fd);  // closed, and no call uses it any more
+    rt::poller.release(pd);
   }
 }
 

@@ -91,12 +91,12 @@ void ready_on(M* m, G* g) {
   }
   // A plain thread, or a worker inside blocking(): through the global queue, and only while the
   // runtime is up — once it stops, g is abandoned and its memory about to go.
-  if (!try_enter_external()) return;
+  const ExternalScope external;
+  if (!external.admitted()) return;
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   g->set_state(GStatus::runnable);
   sched.globalq->push(g);
   wakep();
-  leave_external();
 }
 
 void ready_batch(G* const* gs, int n) {

@@ -151,6 +151,24 @@ void enter_external(bool waker);
 void leave_external();
 // Like enter_external(false), but reports false instead of throwing (for stats and dump).
 bool try_enter_external();
+// try_enter_external() for a scope. `needed` false (a goroutine: run() waits for it anyway):
+// enters nothing and admits. admitted() is false only if a needed entry failed: no runtime
+// runs, or it is stopping.
+class ExternalScope {
+ public:
+  explicit ExternalScope(bool needed = true)
+      : held_(needed && try_enter_external()), admitted_(!needed || held_) {}
+  ~ExternalScope() {
+    if (held_) leave_external();
+  }
+  ExternalScope(const ExternalScope&) = delete;
+  ExternalScope& operator=(const ExternalScope&) = delete;
+  bool admitted() const { return admitted_; }
+
+ private:
+  const bool held_;
+  const bool admitted_;
+};
 // Counts the calling plain thread as a possible waker for the rest of its life (once per run).
 void register_external_thread();
 

@@ -21,8 +21,8 @@ TimerHeap* heap_for_caller(M* m) {
 
 bool arm(TimerEntry* t) {
   RuntimeSection section;
-  const bool plain = !section.m() || !section.m()->curg;
-  if (plain && !try_enter_external()) return false;
+  const ExternalScope external(!section.m() || !section.m()->curg);  // a plain thread
+  if (!external.admitted()) return false;
   TimerHeap* h = heap_for_caller(section.m());
   const std::int64_t when = t->when;  // once armed, t is the heap's: a ticker's `when` moves on
   {
@@ -30,7 +30,6 @@ bool arm(TimerEntry* t) {
     h->add_locked(t);
   }
   timer_armed(when);
-  if (plain) leave_external();
   return true;
 }
 
@@ -39,8 +38,8 @@ bool disarm(TimerEntry* t) {
   // A plain thread keeps the runtime from tearing down the heap (its P) between our load of
   // `heap` and the lock, as arm() does. If the runtime is stopping, teardown drops the entry
   // instead, and the seq the caller bumped makes any fire before then a no-op.
-  const bool plain = !section.m() || !section.m()->curg;
-  if (plain && !try_enter_external()) return false;
+  const ExternalScope external(!section.m() || !section.m()->curg);
+  if (!external.admitted()) return false;
   bool removed = false;
   while (TimerHeap* h = t->heap.load(std::memory_order_acquire)) {
     std::lock_guard lock(h->lock);
@@ -48,7 +47,6 @@ bool disarm(TimerEntry* t) {
     if (removed) break;
     // It moved (fired, or re-armed elsewhere) between our load and the lock: look again.
   }
-  if (plain) leave_external();
   return removed;
 }
 
