@@ -53,6 +53,64 @@ bool wait_on(Chan* c, void* elem, bool is_send, RuntimeSection& section, G* self
 
 void throw_send_on_closed() { throw closed_channel("goro: send on closed channel"); }
 
+namespace {
+
+// The locked part of a send. `fence`: a plain thread's (sched/settle.hpp), held from taking a
+// receiver until it is woken, and released before the thread blocks. Goroutines pass null: the
+// hot path carries nothing for plain threads.
+bool send_slow(Chan* c, void* value, bool block, RuntimeSection& section, M* m, G* self,
+               WakeFence* fence) {
+  c->lock.lock();
+  ChanWaiter* wake = nullptr;
+  switch (send_locked(c, value, &wake)) {
+    case SendStep::sent:
+      c->lock.unlock();
+      if (wake) wake->party->wake(m);
+      return true;
+    case SendStep::closed:
+      c->lock.unlock();
+      throw_send_on_closed();
+    case SendStep::would_block:
+      break;
+  }
+  if (!block) {
+    c->lock.unlock();
+    return false;
+  }
+  if (fence) fence->release();
+  if (!wait_on(c, value, true, section, self)) throw_send_on_closed();  // closed while we waited
+  return true;
+}
+
+[[gnu::noinline]] bool send_from_thread(Chan* c, void* value, bool block, RuntimeSection& section) {
+  note_plain_thread();
+  WakeFence fence(nullptr);
+  return send_slow(c, value, block, section, nullptr, nullptr, &fence);
+}
+
+// The locked part of a receive; as send_slow.
+detail::Recv recv_slow(Chan* c, void* out, bool block, RuntimeSection& section, M* m, G* self,
+                       WakeFence* fence) {
+  c->lock.lock();
+  ChanWaiter* wake = nullptr;
+  const detail::Recv r = recv_locked(c, out, &wake);
+  if (r != detail::Recv::nothing || !block) {
+    c->lock.unlock();
+    if (wake) wake->party->wake(m);
+    return r == detail::Recv::closed && !block ? detail::Recv::nothing : r;
+  }
+  if (fence) fence->release();
+  return wait_on(c, out, false, section, self) ? detail::Recv::value : detail::Recv::closed;
+}
+
+[[gnu::noinline]] detail::Recv recv_from_thread(Chan* c, void* out, bool block, RuntimeSection& section) {
+  note_plain_thread();
+  WakeFence fence(nullptr);
+  return recv_slow(c, out, block, section, nullptr, nullptr, &fence);
+}
+
+}  // namespace
+
 SendStep send_locked(Chan* c, void* value, ChanWaiter** wake) {
   if (c->closed.load(std::memory_order_relaxed)) return SendStep::closed;
   if (ChanWaiter* r = c->recvq.dequeue()) {  // a receiver is waiting: hand it over directly
@@ -134,28 +192,8 @@ bool chan_send(ChanCore* core, void* value, bool block) {
   RuntimeSection section;  // one for the whole operation: waking and parking use our P
   M* m = section.m();
   G* self = goroutine_of(m);
-  if (!self) note_plain_thread();
-  WakeFence fence(m);  // a plain thread, from taking a receiver until it is woken
-  c->lock.lock();
-  ChanWaiter* wake = nullptr;
-  switch (send_locked(c, value, &wake)) {
-    case SendStep::sent:
-      c->lock.unlock();
-      if (wake) wake->party->wake(m);
-      return true;
-    case SendStep::closed:
-      c->lock.unlock();
-      throw_send_on_closed();
-    case SendStep::would_block:
-      break;
-  }
-  if (!block) {
-    c->lock.unlock();
-    return false;
-  }
-  fence.release();
-  if (!wait_on(c, value, true, section, self)) throw_send_on_closed();  // closed while we waited
-  return true;
+  if (!m) [[unlikely]] return send_from_thread(c, value, block, section);
+  return send_slow(c, value, block, section, m, self, nullptr);
 }
 
 Recv chan_recv(ChanCore* core, void* out, bool block) {
@@ -173,18 +211,8 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
   RuntimeSection section;
   M* m = section.m();
   G* self = goroutine_of(m);
-  if (!self) note_plain_thread();
-  WakeFence fence(m);  // a plain thread, from taking a sender until it is woken
-  c->lock.lock();
-  ChanWaiter* wake = nullptr;
-  Recv r = recv_locked(c, out, &wake);
-  if (r != Recv::nothing || !block) {
-    c->lock.unlock();
-    if (wake) wake->party->wake(m);
-    return r == Recv::closed && !block ? Recv::nothing : r;
-  }
-  fence.release();
-  return wait_on(c, out, false, section, self) ? Recv::value : Recv::closed;
+  if (!m) [[unlikely]] return recv_from_thread(c, out, block, section);
+  return recv_slow(c, out, block, section, m, self, nullptr);
 }
 
 void chan_close(ChanCore* core) {

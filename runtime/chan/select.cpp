@@ -126,11 +126,15 @@ namespace goro::detail {
 
 using namespace rt;
 
-SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
-  RuntimeSection section;  // one for the whole select: random numbers, waking, parking use our P
+namespace {
+
+// A select, after the caller's RuntimeSection is set up. `fence`: a plain thread's
+// (sched/settle.hpp), held from taking a partner until it is woken, released before the thread
+// blocks. Goroutines pass null: the hot path carries nothing for plain threads.
+SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
+                           RuntimeSection& section, WakeFence* fence) {
   M* m = section.m();
   G* self = goroutine_of(m);
-  if (!self) note_plain_thread();
 
   SmallArray<std::size_t> poll(n), order(n);
   std::size_t live = 0;
@@ -144,10 +148,9 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
   }
   if (live == 0) {
     if (has_default) return {n, Recv::nothing};
+    if (fence) fence->release();
     block_forever(WaitReason::select_no_cases);
   }
-
-  WakeFence fence(m);  // a plain thread, from taking a partner until it is woken
 
   // Fast pass: in poll order, try each case that looks ready, locking only its channel. Most
   // selects that find a ready case end here having taken one lock instead of one per case.
@@ -197,7 +200,7 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     (cases[k].is_send ? locks.chan(i)->sendq : locks.chan(i)->recvq).push(&w);
   }
   Parked parked{locks, &waiters[0]};
-  fence.release();
+  if (fence) fence->release();
   if (G* g = me.goroutine()) {
     g->on_abandon = [](void* arg) {
       // Only the channels it is still queued on: a case that was taken (the select was readied
@@ -229,6 +232,17 @@ SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     return {k, Recv::nothing};
   }
   return {k, winner->success ? Recv::value : Recv::closed};
+}
+
+}  // namespace
+
+SelectOutcome select_impl(SelectCase* cases, std::size_t n, bool has_default) {
+  RuntimeSection section;  // one for the whole select: random numbers, waking, parking use our P
+  if (section.m()) [[likely]]
+    return select_cases(cases, n, has_default, section, nullptr);
+  note_plain_thread();
+  WakeFence fence(nullptr);
+  return select_cases(cases, n, has_default, section, &fence);
 }
 
 }  // namespace goro::detail

@@ -16,7 +16,6 @@ thread_local int fence_depth = 0;  // a fenced operation may call another (unloc
 }  // namespace
 
 void WakeFence::enter() {
-  held_ = true;
   if (fence_depth++ > 0) return;
   for (;;) {
     fences_held.fetch_add(1, std::memory_order_seq_cst);

@@ -22,24 +22,28 @@ namespace goro::rt {
 
 class WakeFence {
  public:
-  // `m`: the caller's current_m(), if it has it at hand; null means a plain thread.
-  explicit WakeFence(M* m) {
-    if (!m) enter();
+  // `m`: the caller's current_m(), if it has it at hand; null means a plain thread. Free for
+  // a goroutine: enter() and leave() are static so that held_ can live in a register.
+  explicit WakeFence(M* m) : held_(m == nullptr) {
+    if (held_) [[unlikely]] enter();
   }
   WakeFence() : WakeFence(current_m()) {}
-  ~WakeFence() { release(); }
+  ~WakeFence() {
+    if (held_) [[unlikely]] leave();
+  }
+  WakeFence(const WakeFence&) = delete;
+  WakeFence& operator=(const WakeFence&) = delete;
+
   // Before the caller blocks: a fence must never be held while asleep.
   void release() {
     if (held_) leave();
     held_ = false;
   }
-  WakeFence(const WakeFence&) = delete;
-  WakeFence& operator=(const WakeFence&) = delete;
 
  private:
-  void enter();
-  void leave();
-  bool held_ = false;
+  static void enter();
+  static void leave();
+  bool held_;
 };
 
 // Teardown (run.cpp), once nothing runs: waits for held fences, then calls on_abandon for every
