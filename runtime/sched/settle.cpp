@@ -33,7 +33,13 @@ bool settle_abandoned() {
   // Dekker with enter(): either a plain thread sees `settling` and backs off, or we see its fence.
   settling.store(true, std::memory_order_seq_cst);
   while (fences_held.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
-  ++fence_depth;  // settling repairs primitives through their own operations: no fence for those
+  struct Done {  // even if a settling operation throws: plain threads must not wait for ever
+    Done() { ++fence_depth; }  // settling repairs primitives through their own operations
+    ~Done() {
+      --fence_depth;
+      settling.store(false, std::memory_order_release);
+    }
+  } done;
   bool abandoned = false;
   sched.gpool.for_each([&](G& g) {
     if (g.state() == GStatus::free) return;
@@ -46,8 +52,6 @@ bool settle_abandoned() {
     // when it runs again): settle that call.
     if (g.on_abandon) g.on_abandon(g.abandon_arg);
   });
-  --fence_depth;
-  settling.store(false, std::memory_order_release);
   return abandoned;
 }
 

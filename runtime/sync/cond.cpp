@@ -24,11 +24,9 @@ struct CondAccess {
     }
     --c->wait_ticket_;
   }
-  // Signalled, but its wait() never returned: pass the signal on, so that it wakes a waiter
-  // that will act on it. (If a broadcast woke it, that is one wake-up more: every Cond waiter
-  // rechecks its condition anyway.)
-  static void woken(rt::SyncWaiter& w) { static_cast<Cond*>(w.owner)->signal(); }
-  static constexpr rt::SettleOps settle{&unqueued, &woken};
+  // One already signalled keeps its signal: a Cond, like std::condition_variable, may be
+  // destroyed once every waiter is notified, so settling must not touch it then.
+  static constexpr rt::SettleOps settle{&unqueued, nullptr};
 };
 
 void Cond::wait() {

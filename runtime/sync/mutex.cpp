@@ -64,9 +64,17 @@ struct MutexAccess {
 
   // Settling waiters that a stopping runtime abandons (sync/waitlist.hpp). One still queued is
   // in the waiter count: uncount it. (An unlock that has counted it out already, to wake it, is
-  // not in the middle of that: unlock_slow holds a WakeFence.)
+  // not in the middle of that: unlock_slow holds a WakeFence.) With no waiter left, starvation
+  // mode ends: otherwise the next unlock hands the mutex to nobody. (A waiter handed the mutex
+  // but not yet run is still counted, so none is pending.)
   static void unqueued(SyncWaiter& w, WakeList&) {
-    static_cast<Mutex*>(w.owner)->state_.fetch_sub(1 << kWaiterShift, std::memory_order_relaxed);
+    auto& state = static_cast<Mutex*>(w.owner)->state_;
+    std::int32_t old = state.load(std::memory_order_relaxed);
+    std::int32_t next;
+    do {
+      next = old - (1 << kWaiterShift);
+      if ((next >> kWaiterShift) == 0) next &= ~kStarving;
+    } while (!state.compare_exchange_weak(old, next, std::memory_order_relaxed));
   }
   // One that an unlock woke took the duty to clear kWoken with it: while kWoken is set no unlock
   // wakes anyone. Clear it, and wake the next waiter if the mutex is free. One that a starving

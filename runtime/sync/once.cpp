@@ -30,6 +30,7 @@ bool Once::begin() {
 
 void Once::end(bool done) {
   using namespace rt;
+  WakeFence fence;  // a plain thread, from taking the waiters until they are woken
   WaitQ q(waiters_);
   q.lock();
   state_.store(done ? kDone : kIdle, std::memory_order_release);

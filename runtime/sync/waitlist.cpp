@@ -8,20 +8,22 @@ namespace {
 
 // G::on_abandon of a goroutine queued in a WaitList, or woken from it but not yet run
 // (sched/settle.hpp). Nothing else touches the list meanwhile: goroutines do not run, and plain
-// threads wait behind their WakeFence.
+// threads wait behind their WakeFence; so `linked` may be read before locking. A woken waiter's
+// primitive is touched only to give back what it was granted: one with nothing to give back (a
+// WaitGroup, a Once, a Cond) may already be gone, as it could be had the goroutine run.
 void settle_sync_wait(void* arg) {
   auto& w = *static_cast<SyncWaiter*>(arg);
+  if (!w.linked) {
+    if (w.settle && w.settle->woken) w.settle->woken(w);
+    return;
+  }
   WaitQ q(*w.list);
   WakeList wake;
   q.lock();
-  const bool queued = w.linked;
-  if (queued) {
-    q.remove(&w);
-    if (w.settle && w.settle->unqueued) w.settle->unqueued(w, wake);
-  }
+  q.remove(&w);
+  if (w.settle && w.settle->unqueued) w.settle->unqueued(w, wake);
   q.unlock();
   wake.wake_all();
-  if (!queued && w.settle && w.settle->woken) w.settle->woken(w);
 }
 
 }  // namespace
