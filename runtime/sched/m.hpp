@@ -43,6 +43,12 @@ struct M {
 M* current_m();
 void set_current_m(M* m);
 
+// Whether this thread is a worker (current_m() is not null), cheaply. Unlike current_m() it may
+// be inlined, and its thread-local's address reused across a switch: every thread a goroutine
+// can resume on answers true.
+extern constinit thread_local bool tls_on_worker [[gnu::tls_model("initial-exec")]];
+inline bool on_worker_thread() { return tls_on_worker; }
+
 // Brackets runtime code that uses the current M's P — everything a goroutine calls that touches
 // its P's queues, caches or timers — so that the monitor does not hand the P to another worker
 // in the middle (monitor.cpp has the protocol). The outermost section of a goroutine also

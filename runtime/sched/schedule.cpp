@@ -142,7 +142,12 @@ G* find_runnable(M* m) {
 // noipa: the optimizer must not inline this or learn that it is pure, or it could reuse the
 // thread-local address computed before a switch (see m.hpp).
 [[gnu::noinline, gnu::noipa]] M* current_m() { return tls_m; }
-void set_current_m(M* m) { tls_m = m; }
+void set_current_m(M* m) {
+  tls_m = m;
+  tls_on_worker = m != nullptr;
+}
+
+constinit thread_local bool tls_on_worker [[gnu::tls_model("initial-exec")]] = false;
 
 void acquirep(M* m, P* p) {
   m->p = p;

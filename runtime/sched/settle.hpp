@@ -27,7 +27,9 @@ class WakeFence {
   explicit WakeFence(M* m) : held_(m == nullptr) {
     if (held_) [[unlikely]] enter();
   }
-  WakeFence() : WakeFence(current_m()) {}
+  WakeFence() : held_(!on_worker_thread()) {
+    if (held_) [[unlikely]] enter();
+  }
   ~WakeFence() {
     if (held_) [[unlikely]] leave();
   }
