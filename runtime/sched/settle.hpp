@@ -2,10 +2,11 @@
 //
 // When main returns, goroutines still blocked in a primitive, or woken from it but not yet run,
 // are abandoned: they never run again and their stacks go. The primitive may outlive the run (a
-// later run or a plain thread uses it next), so teardown settles each such call as if it had
-// never been made, through G::on_abandon: a waiter still queued is unlinked and uncounted, and one
-// already woken gives back what its waker granted it (a lock, a reader's place, semaphore
-// units, a signal). sync/waitlist.hpp and chan/ say how for each primitive.
+// later run or a plain thread uses it next), so teardown settles each such call, through
+// G::on_abandon, as if it had never been made: a waiter still queued is unlinked and uncounted,
+// and one already woken gives back what its waker granted it (a lock, a reader's place,
+// semaphore units). sync/waitlist.hpp and chan/ say how for each primitive; the README says
+// what cannot be undone (a value handed to a receiver, a Cond signal, a lock already taken).
 //
 // Plain threads may use the same primitives meanwhile. A plain thread that wakes a waiter
 // dequeues it under the primitive's lock and wakes it after releasing the lock, reading the
