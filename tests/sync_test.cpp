@@ -1542,20 +1542,25 @@ TEST_CASE("Mutex: a waiter woken just before the runtime stops does not break it
   });
 }
 
+// From main at procs 1: leaves `mu` locked by main, in starvation mode, with one goroutine queued.
+void hold_starving_with_one_waiter(goro::Mutex& mu) {
+  mu.lock();
+  goro::go([&] {
+    mu.lock();
+    mu.unlock();
+  });
+  REQUIRE(wait_parked("sync.Mutex.Lock"));
+  std::this_thread::sleep_for(2ms);  // the waiter has now waited more than 1 ms
+  mu.unlock();    // wakes it
+  mu.lock();      // and takes the mutex again before it runs
+  goro::yield();  // it runs, finds the mutex taken, switches it to starvation mode, requeues
+  REQUIRE(wait_parked("sync.Mutex.Lock"));
+}
+
 TEST_CASE("Mutex: one handed over in starvation mode to a goroutine that never ran is unlocked") {
   goro::Mutex mu;  // outlives the runtime
   goro::run(one_proc(), [&] {
-    mu.lock();
-    goro::go([&] {
-      mu.lock();
-      mu.unlock();
-    });
-    REQUIRE(wait_parked("sync.Mutex.Lock"));
-    std::this_thread::sleep_for(2ms);  // the waiter has now waited more than 1 ms
-    mu.unlock();  // wakes it
-    mu.lock();    // and takes the mutex again before it runs
-    goro::yield();  // it runs, finds the mutex taken, and switches it to starvation mode
-    REQUIRE(wait_parked("sync.Mutex.Lock"));
+    hold_starving_with_one_waiter(mu);
     std::thread([&] { mu.unlock(); }).join();  // hands the mutex to it, through the global queue
   });
   const bool locked = mu.try_lock();  // before the fix: handed to a goroutine that never took it
@@ -1591,17 +1596,7 @@ TEST_CASE("a Cond or WaitGroup that woke its goroutine may go before the gorouti
 TEST_CASE("Mutex: a starving one whose only waiter was abandoned is normal again") {
   goro::Mutex mu;  // outlives the runtime
   goro::run(one_proc(), [&] {
-    mu.lock();
-    goro::go([&] {
-      mu.lock();
-      mu.unlock();
-    });
-    REQUIRE(wait_parked("sync.Mutex.Lock"));
-    std::this_thread::sleep_for(2ms);  // the waiter has now waited more than 1 ms
-    mu.unlock();    // wakes it
-    mu.lock();      // and takes the mutex again before it runs
-    goro::yield();  // it runs, finds the mutex taken, switches it to starvation mode, requeues
-    REQUIRE(wait_parked("sync.Mutex.Lock"));
+    hold_starving_with_one_waiter(mu);
   });  // main returns holding mu, the waiter is settled
   mu.unlock();
   const bool locked = mu.try_lock();  // before the fix: still starving, handed to nobody
