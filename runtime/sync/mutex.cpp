@@ -45,6 +45,15 @@ bool can_spin(int round, void* owner) {
   return p && p->runq.empty();
 }
 
+// A waiter that a starving unlock handed the mutex to takes it: the state says locked-by-
+// nobody-yet plus its waiter count (`old`). Starvation mode ends if the waiter is not starving
+// itself or is the last one.
+void take_handed_over(std::atomic<std::int32_t>& state, std::int32_t old, bool starving) {
+  std::int32_t delta = kLocked - (1 << kWaiterShift);
+  if (!starving || (old >> kWaiterShift) == 1) delta -= kStarving;
+  state.fetch_add(delta, std::memory_order_acquire);
+}
+
 }  // namespace
 
 namespace detail {
@@ -82,10 +91,7 @@ struct MutexAccess {
   static void woken(SyncWaiter& w) {
     auto& m = *static_cast<Mutex*>(w.owner);
     if (w.handed) {
-      const std::int32_t old = m.state_.load(std::memory_order_relaxed);
-      std::int32_t delta = kLocked - (1 << kWaiterShift);
-      if ((old >> kWaiterShift) == 1) delta -= kStarving;
-      m.state_.fetch_add(delta, std::memory_order_acquire);
+      take_handed_over(m.state_, m.state_.load(std::memory_order_relaxed), true);
       m.unlock();
       return;
     }
@@ -141,10 +147,7 @@ void Mutex::lock_slow() {
     starving = starving || os::now_ns() - wait_start > kStarvationNs;
     old = state_.load(std::memory_order_relaxed);
     if (old & kStarving) {
-      // Handed to us: the state says locked-by-nobody-yet plus our waiter count. Take it.
-      std::int32_t delta = kLocked - (1 << kWaiterShift);
-      if (!starving || (old >> kWaiterShift) == 1) delta -= kStarving;  // leave starvation mode
-      state_.fetch_add(delta, std::memory_order_acquire);
+      take_handed_over(state_, old, starving);
       return;
     }
     awoke = true;

@@ -45,8 +45,7 @@ struct RWMutexAccess {
     auto& rw = *static_cast<RWMutex*>(w.owner);
     if (rw.departing_.fetch_add(kWriterGone, std::memory_order_acq_rel) != 0) return;
     WaitQ(*w.list).owe_release();
-    rw.departing_.fetch_sub(kWriterGone, std::memory_order_relaxed);
-    rw.unlock();
+    unlock_for_gone_writer(rw);
   }
   // The last reader to leave let the writer in, but its lock() never returned: unlock.
   static void woken_writer(SyncWaiter& w) { static_cast<RWMutex*>(w.owner)->unlock(); }
