@@ -82,6 +82,35 @@ TEST_CASE("stacks are reused") {
   });
 }
 
+TEST_CASE("a P takes back the stacks it gave before another P's, and another P's before new ones") {
+  using goro::rt::Stack;
+  goro::rt::StackPool pool;  // not the runtime's: its stacks are never run
+  pool.start(64 * 1024, [](boost::context::detail::transfer_t) {}, 2);
+  constexpr std::size_t k = goro::rt::StackCache::kCapacity / 2;
+  Stack *mine[k], *theirs[k], *got[k];
+  REQUIRE(pool.take(0, mine, k) == k);
+  REQUIRE(pool.take(1, theirs, k) == k);
+  CHECK(pool.carved() == 2 * k);
+  pool.give(1, theirs, k);
+  pool.give(0, mine, k);  // the most recently given: any P taking from one list would get these
+
+  REQUIRE(pool.take(1, got, k) == k);
+  CHECK(std::set<Stack*>(got, got + k) == std::set<Stack*>(theirs, theirs + k));
+  REQUIRE(pool.take(1, got, k) == k);  // its own list is empty: P0's, not new ones
+  CHECK(std::set<Stack*>(got, got + k) == std::set<Stack*>(mine, mine + k));
+  CHECK(pool.carved() == 2 * k);
+  CHECK(pool.warm() == 0);
+
+  pool.give(goro::rt::StackPool::kNoHome, got, k);  // a goroutine that exited without a P
+  pool.give(1, theirs, k);
+  CHECK(pool.warm() == 2 * k);
+  CHECK(pool.trim(k / 2) == 2 * k - k / 2);  // from whichever lists hold them
+  CHECK(pool.warm() == k / 2);
+  REQUIRE(pool.take(0, got, k) == k);  // k / 2 warm ones, then the trimmed ones back
+  CHECK(pool.carved() == 2 * k);
+  pool.stop();
+}
+
 namespace {
 
 // Whether the page holding `addr` is in memory (mincore).

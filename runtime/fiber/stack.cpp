@@ -94,9 +94,10 @@ void prepare_regions(char* const* regions, const bool* guard_needed, std::size_t
 
 }  // namespace
 
-void StackPool::start(std::size_t bytes, FiberEntry entry) {
+void StackPool::start(std::size_t bytes, FiberEntry entry, unsigned homes) {
   stack_bytes_ = bytes;
   entry_ = entry;
+  warm_.assign(homes + 1, {});
 }
 
 void StackPool::stop() {
@@ -115,19 +116,26 @@ void StackPool::stop() {
   slabs_.clear();
   cold_.clear();
   warm_.clear();
+  nwarm_ = 0;
 }
 
-std::size_t StackPool::take(Stack** out, std::size_t n) {
+std::size_t StackPool::take(unsigned home, Stack** out, std::size_t n) {
   // Decide under the lock which regions to hand out; set up new ones (syscalls, page faults)
   // after releasing it.
   n = std::min(n, StackCache::kCapacity);
   char* fresh[StackCache::kCapacity];
   bool guard_needed[StackCache::kCapacity];
-  std::size_t nfresh = 0;
+  std::size_t nfresh = 0, got = 0;
+  auto take_from = [&](std::vector<Stack*>& list) {
+    const std::size_t k = std::min(n - got, list.size());
+    std::copy(list.end() - static_cast<std::ptrdiff_t>(k), list.end(), out + got);
+    list.resize(list.size() - k);
+    got += k;
+  };
   std::unique_lock lock(mu_);
-  std::size_t got = std::min(n, warm_.size());
-  std::copy(warm_.end() - static_cast<std::ptrdiff_t>(got), warm_.end(), out);
-  warm_.resize(warm_.size() - got);
+  take_from(warm_list(home));
+  for (std::size_t i = 0; i < warm_.size() && got < n; ++i) take_from(warm_[i]);
+  nwarm_ -= got;
   while (got + nfresh < n) {
     if (!cold_.empty()) {
       fresh[nfresh] = cold_.back();
@@ -168,9 +176,11 @@ void StackPool::add_slab(std::unique_lock<os::SpinLock>& lock) {
   lock.lock();
 }
 
-void StackPool::give(Stack* const* in, std::size_t n) {
+void StackPool::give(unsigned home, Stack* const* in, std::size_t n) {
   std::lock_guard lock(mu_);
-  warm_.insert(warm_.end(), in, in + n);
+  std::vector<Stack*>& list = warm_list(home);
+  list.insert(list.end(), in, in + n);
+  nwarm_ += n;
 }
 
 std::size_t StackPool::trim(std::size_t keep) {
@@ -187,9 +197,12 @@ std::size_t StackPool::trim(std::size_t keep) {
     std::size_t n = 0;
     {
       std::lock_guard lock(mu_);
-      n = warm_.size() > keep ? std::min(kBatch, warm_.size() - keep) : 0;
-      std::copy(warm_.end() - static_cast<std::ptrdiff_t>(n), warm_.end(), batch);
-      warm_.resize(warm_.size() - n);
+      auto& longest = *std::max_element(warm_.begin(), warm_.end(),
+                                        [](const auto& a, const auto& b) { return a.size() < b.size(); });
+      n = nwarm_ > keep ? std::min({kBatch, nwarm_ - keep, longest.size()}) : 0;
+      std::copy(longest.end() - static_cast<std::ptrdiff_t>(n), longest.end(), batch);
+      longest.resize(longest.size() - n);
+      nwarm_ -= n;
     }
     if (n == 0) break;
     for (std::size_t i = 0; i < n; ++i) {

@@ -14,11 +14,19 @@
 //
 // A stack is handed out only when its goroutine first runs (a spawned goroutine that has not run
 // owns no stack) and comes back when the goroutine exits. Free stacks go first to a small per-P
-// StackCache (no locking), then to the pool's warm list. A warm stack keeps its suspended fiber
+// StackCache (no locking), then to the pool's warm lists. A warm stack keeps its suspended fiber
 // and its touched pages: reusing it costs one switch, no setup, no page fault.
 //
-// The warm list is an array of pointers, as GPool's: caches trade batches with it by memcpy under
-// a spin lock, without touching the stacks' (often cold) headers. In fork-join work one P
+// The pool keeps a warm list per P, and a P takes back the stacks it gave before any other P's.
+// A stack that moves from one P to another arrives cold: its top lines (the header, the frames
+// its last goroutine wrote) sit modified in the other core's cache, and the new goroutine's first
+// writes there miss. Fork-join work swings the number of live goroutines per P by far more than
+// a cache holds, so with one shared list most batches crossed over: fib(27) at procs 2 moved
+// ~40k stacks between its Ps that way. Another P's stacks are still taken before new ones are
+// set up, so memory use is what one list gives.
+//
+// The warm lists are arrays of pointers, as GPool's: caches trade batches with them by memcpy
+// under a spin lock, without touching the stacks' (often cold) headers. In fork-join work one P
 // finishes the goroutines another P spawns, so batches move all the time; when the list was
 // linked through the headers, each move walked 16 cold lines under a mutex that put the other
 // worker to sleep (that cost fib(27) at procs 2 about a tenth of its time).
@@ -34,6 +42,7 @@
 #include "fiber/switch.hpp"
 #include "os/spinlock.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -55,22 +64,28 @@ inline constexpr std::size_t kMaxStackBytes = std::size_t{1} << 30;
 
 class StackPool {
  public:
-  // `bytes`: the reservation per stack (header included), a multiple of the page size.
-  void start(std::size_t bytes, FiberEntry entry);
+  // Whose warm list a give() fills and a take() empties first: a P's id, or kNoHome for a
+  // goroutine that exits without a P.
+  static constexpr unsigned kNoHome = ~0u;
+
+  // `bytes`: the reservation per stack (header included), a multiple of the page size; `homes`:
+  // the number of Ps.
+  void start(std::size_t bytes, FiberEntry entry, unsigned homes);
   void stop();  // unmaps every slab; no stack may be in use by a running fiber
 #if GORO_ASAN
   void keep_for_leak_checker();  // stop() will leave the slabs mapped, as LSan root regions
 #endif
 
-  // Moves up to `n` free stacks into `out` (carving new ones as needed); returns how many.
-  std::size_t take(Stack** out, std::size_t n);
-  void give(Stack* const* in, std::size_t n);
+  // Moves up to `n` free stacks into `out`: warm ones, those `home` gave first and the most
+  // recently given of each list first; else new ones. Returns how many.
+  std::size_t take(unsigned home, Stack** out, std::size_t n);
+  void give(unsigned home, Stack* const* in, std::size_t n);
   // Returns to the kernel the memory of warm stacks beyond `keep` (the monitor calls this).
   // Returns how many were released.
   std::size_t trim(std::size_t keep);
   std::size_t warm() {
     std::lock_guard lock(mu_);
-    return warm_.size();
+    return nwarm_;
   }
   std::size_t cold() {  // free stacks whose memory went back to the kernel (for tests)
     std::lock_guard lock(mu_);
@@ -106,7 +121,10 @@ class StackPool {
   os::SpinLock mu_;  // held for memcpys and bookkeeping only: syscalls happen outside it
   std::size_t stack_bytes_ = 0;
   FiberEntry entry_ = nullptr;
-  std::vector<Stack*> warm_;  // most recently given last: take() reuses the warmest first
+  std::vector<Stack*>& warm_list(unsigned home) { return warm_[std::min<std::size_t>(home, warm_.size() - 1)]; }
+
+  std::vector<std::vector<Stack*>> warm_;  // per home, kNoHome's last; most recently given last
+  std::size_t nwarm_ = 0;                  // in all of them
   std::vector<char*> cold_;
   std::vector<Slab> slabs_;
 };
@@ -116,13 +134,15 @@ class StackCache {
  public:
   static constexpr std::size_t kCapacity = 32;  // refills and flushes move half of it
 
+  explicit StackCache(unsigned home) : home_(home) {}
+
   Stack* get(StackPool& pool) {
-    if (n_ == 0) n_ = pool.take(items_, kCapacity / 2);
+    if (n_ == 0) n_ = pool.take(home_, items_, kCapacity / 2);
     return items_[--n_];
   }
   void put(StackPool& pool, Stack* s) {
     if (n_ == kCapacity) {
-      pool.give(items_ + kCapacity / 2, kCapacity / 2);
+      pool.give(home_, items_ + kCapacity / 2, kCapacity / 2);
       n_ = kCapacity / 2;
     }
     items_[n_++] = s;
@@ -130,6 +150,7 @@ class StackCache {
   void clear() { n_ = 0; }  // the pool is being torn down
 
  private:
+  const unsigned home_;
   Stack* items_[kCapacity];
   std::size_t n_ = 0;
 };

@@ -54,7 +54,7 @@ enum class PStatus : std::uint8_t {
 };
 
 struct alignas(64) P {
-  explicit P(unsigned index) : id(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
+  explicit P(unsigned index) : id(index), stacks(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   const unsigned id;
   std::atomic<PStatus> status{PStatus::idle};

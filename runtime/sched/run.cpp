@@ -50,7 +50,7 @@ void start(const Settings& settings) {
   for (unsigned i = 0; i < sched.nprocs; ++i)
     sched.ps.push_back(std::make_unique<P>(i));
   build_victims();
-  sched.stacks.start(settings.stack_bytes, &goroutine_main);
+  sched.stacks.start(settings.stack_bytes, &goroutine_main, sched.nprocs);
   poller.start();
   install_overflow_handler();
 

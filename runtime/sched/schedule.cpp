@@ -228,7 +228,7 @@ void goexit(G* g) {
   leave_without_p(m, g, [](Fiber*, void* arg) {
     G* done = static_cast<G*>(arg);
     Stack* s = done->stack;
-    sched.stacks.give(&s, 1);
+    sched.stacks.give(StackPool::kNoHome, &s, 1);
     done->stack = nullptr;
     done->set_state(GStatus::free);
     sched.gpool.give(&done, 1);
