@@ -8,6 +8,7 @@
 #include "sched/sched.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -34,6 +35,57 @@ TEST_CASE("a million goroutines each run exactly once") {
       CHECK(goro::stats().spawned >= static_cast<std::uint64_t>(n));
     });
   });
+}
+
+TEST_CASE("runnext: the owner and thieves never take the same goroutine, nor lose one") {
+  using goro::rt::G;
+  using goro::rt::RunQueue;
+  for (bool heavy_fences : {true, false}) {
+    if (heavy_fences && !goro::rt::os::heavy_fences_available()) continue;
+    CAPTURE(heavy_fences);
+    // The owner fills runnext with tokens (never run: only counted) and takes them back; two
+    // thieves, whose own rings are empty, try to steal runnext all the while. The owner's ring
+    // stays empty, so a thief can only ever get runnext. Rounds of n tokens go on until the
+    // thieves have won a few hundred races (or 10 rounds, or 10 s).
+    const long n = scaled(200'000), max_rounds = 10;
+    RunQueue victim(heavy_fences);
+    std::vector<std::atomic<int>> taken(static_cast<std::size_t>(n * max_rounds) + 1);
+    auto token = [](long i) { return reinterpret_cast<G*>(static_cast<std::uintptr_t>(i) * 64); };
+    auto count = [&](G* g) { ++taken[reinterpret_cast<std::uintptr_t>(g) / 64]; };
+    std::atomic<bool> done{false};
+    std::atomic<long> stolen{0}, thieves_running{0};
+    std::vector<std::thread> thieves;
+    for (int t = 0; t < 2; ++t)
+      thieves.emplace_back([&] {
+        RunQueue mine(heavy_fences);
+        ++thieves_running;
+        while (!done.load()) {
+          std::uint32_t moved = 0;
+          if (G* g = victim.steal_into(mine, true, moved)) {
+            count(g);
+            ++stolen;
+          }
+        }
+      });
+    while (thieves_running.load() < 2) std::this_thread::yield();
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    long i = 0;
+    do {
+      for (const long end = i + n; i < end;) {
+        if (G* displaced = victim.exchange_next(token(++i))) count(displaced);
+        if (i % 3 == 0)
+          if (G* g = victim.take_next(false)) count(g);
+      }
+    } while (stolen.load() < 300 && i < n * max_rounds && std::chrono::steady_clock::now() < give_up);
+    if (G* g = victim.take_next(false)) count(g);
+    done = true;
+    for (auto& t : thieves) t.join();
+    long wrong = 0;
+    for (long k = 1; k <= i; ++k) wrong += taken[static_cast<std::size_t>(k)].load() != 1;
+    CHECK(wrong == 0);
+    CHECK(stolen.load() > 0);
+    MESSAGE("stolen by thieves: " << stolen.load() << " of " << i);
+  }
 }
 
 TEST_CASE("a goroutine yielding in a loop does not starve others") {

@@ -6,15 +6,15 @@
 //
 //   monitor                                     M (outermost section entry)
 //   m->p_taken = p                              m->in_runtime = true
-//   membarrier()                                (compiler barrier only)
+//   os::heavy_fence()                           (compiler barrier only)
 //   if !m->in_runtime: hand p on                if m->p_taken: exchange it to null, and
 //   else: withdraw by CAS p_taken p → null;       forget m->p if it was that P
 //         if the M won the exchange first,
 //         it has let go of p: hand p on
 //
-// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) makes every thread of the process execute a full
-// barrier, so this is Dekker's handshake with the StoreLoad fence paid only by the monitor — the
-// hot path pays nothing. Either the monitor sees in_runtime set (the M may be using p: withdraw),
+// The heavy fence (membarrier, os/membarrier.hpp) makes every thread of the process execute a
+// full barrier, so this is Dekker's handshake with the StoreLoad fence paid only by the monitor —
+// the hot path pays nothing. Either the monitor sees in_runtime set (the M may be using p: withdraw),
 // or the M's next section sees p_taken (and stays off p). A P is handed on exactly once: by the
 // monitor when it wins, never if it withdraws, and if the M acknowledged first the monitor's CAS
 // fails and it hands on the P the M let go of.
@@ -23,15 +23,13 @@
 #include "net/netpoll.hpp"
 #include "net/poller.hpp"
 #include "os/clock.hpp"
+#include "os/membarrier.hpp"
 #include "sched/sched.hpp"
 #include "time/timers.hpp"
 
 #include <goro/runtime.hpp>
 
 #include <immintrin.h>
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -61,12 +59,6 @@ constexpr std::size_t kMaxWarmStacks = 1024;
 constexpr std::int64_t kTrimAfterNs = 1'000'000'000;
 constexpr std::int64_t kTrimIdleNs = 50'000'000;
 
-bool membarrier_available() {
-  const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
-  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-}
-
 // Work on p that has waited kForcePreemptNs with nobody serving it: a queue nobody took from
 // (other Ps steal from a busy P's queue; that counts as serving it), or a long-overdue timer.
 bool unserved_work(P* p, Monitor::Watch& w, std::int64_t now) {
@@ -95,7 +87,7 @@ std::int64_t syscall_retake_due(const P* p, const Monitor::Watch& w) {
 
 void Monitor::start() {
   watch_.assign(sched.nprocs, Watch{});
-  can_take_running_ = membarrier_available();
+  can_take_running_ = os::heavy_fences_available();
   thread_ = start_runtime_thread("monitor", [this] { loop(); });
 }
 
@@ -238,7 +230,7 @@ bool Monitor::retake(std::int64_t now) {
 
 bool Monitor::take_running(P* p, M* m) {
   m->p_taken.store(p, std::memory_order_seq_cst);
-  ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  os::heavy_fence();
   if (!m->in_runtime.load(std::memory_order_acquire) && p->owner.load(std::memory_order_acquire) == m &&
       p->status.load(std::memory_order_acquire) == PStatus::running) {
     p->owner.store(nullptr, std::memory_order_relaxed);

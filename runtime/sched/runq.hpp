@@ -16,8 +16,17 @@
 // a value, a goroutine just spawned). It runs next, inheriting the current time slice, so a
 // communicating pair stays on one core with hot caches. Thieves take it only as a last resort
 // (steal.cpp), as Go does: an unstealable slot stalls the rest of the system (tokio #4941).
+//
+// The owner fills and empties runnext several times per goroutine (a spawn displaces the last
+// child, a park switches to it), and a thief takes it perhaps once in millions. So the owner
+// uses plain loads and stores, inside a section it announces with a plain store (owner_in_), and
+// a thief makes its exchange safe with a heavy fence (os/membarrier.hpp): it announces itself
+// (thief_in_), fences, and takes the slot only if the owner is not in a section; an owner that
+// finds a thief announced uses exchanges for that operation. Where the kernel has no membarrier,
+// the owner always uses exchanges. (Go and Tokio pay an atomic exchange or CAS on every pass.)
 #pragma once
 
+#include "os/membarrier.hpp"
 #include "sched/g.hpp"
 
 #include <atomic>
@@ -28,6 +37,10 @@ namespace goro::rt {
 class RunQueue {
  public:
   static constexpr std::uint32_t kCapacity = 256;  // Go's size; overflow goes to the global queue
+
+  // `heavy_fences`: whether the owner may use runnext with plain loads and stores (tests turn
+  // it off to check the other protocol).
+  explicit RunQueue(bool heavy_fences = os::heavy_fences_available()) : heavy_fences_(heavy_fences) {}
 
   // ---- owner only ----
 
@@ -72,17 +85,26 @@ class RunQueue {
       next_.store(g, std::memory_order_release);
       return nullptr;
     }
-    return next_.exchange(g, std::memory_order_acq_rel);
+    OwnerSection section(*this);
+    if (!section.plain()) return next_.exchange(g, std::memory_order_acq_rel);
+    G* old = next_.load(std::memory_order_relaxed);
+    next_.store(g, std::memory_order_release);
+    return old;
   }
 
-  G* take_next(bool solo = false) {
-    G* g = next_.load(solo ? std::memory_order_acquire : std::memory_order_relaxed);
-    if (!g) return nullptr;
-    if (solo) {  // no thief can race us (see pop)
+  // Empties runnext and returns what was there. `solo`: as for pop().
+  G* take_next(bool solo) {
+    if (!next_.load(std::memory_order_relaxed)) return nullptr;
+    if (solo) {
+      G* g = next_.load(std::memory_order_acquire);
       next_.store(nullptr, std::memory_order_relaxed);
       return g;
     }
-    return next_.exchange(nullptr, std::memory_order_acquire);
+    OwnerSection section(*this);
+    if (!section.plain()) return next_.exchange(nullptr, std::memory_order_acquire);
+    G* g = next_.load(std::memory_order_relaxed);
+    next_.store(nullptr, std::memory_order_relaxed);
+    return g;
   }
 
   bool has_next() const { return next_.load(std::memory_order_relaxed) != nullptr; }
@@ -122,7 +144,7 @@ class RunQueue {
       n -= n / 2;
       if (n == 0) {
         if (!include_next) return nullptr;
-        G* g = take_next();
+        G* g = steal_next();
         moved = g ? 1 : 0;
         return g;
       }
@@ -157,9 +179,46 @@ class RunQueue {
   const G* peek_next() const { return next_.load(std::memory_order_relaxed); }
 
  private:
+  // The owner's side of runnext's handshake with thieves (see the top of this file).
+  class OwnerSection {
+   public:
+    explicit OwnerSection(RunQueue& q) : q_(q) {
+      if (!q.heavy_fences_) return;
+      q.owner_in_.store(true, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // a thief's heavy fence does the rest
+      plain_ = !q.thief_in_.load(std::memory_order_acquire);
+      if (!plain_) q.owner_in_.store(false, std::memory_order_release);
+    }
+    ~OwnerSection() {
+      if (!plain_) return;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      q_.owner_in_.store(false, std::memory_order_release);
+    }
+    bool plain() const { return plain_; }
+
+   private:
+    RunQueue& q_;
+    bool plain_ = false;
+  };
+
+  // A thief's side: takes runnext, or returns null if it is empty, the owner is using it, or
+  // another thief is taking it.
+  G* steal_next() {
+    if (!next_.load(std::memory_order_relaxed)) return nullptr;
+    if (!heavy_fences_) return next_.exchange(nullptr, std::memory_order_acquire);
+    if (thief_in_.exchange(true, std::memory_order_acquire)) return nullptr;
+    os::heavy_fence();
+    G* g = owner_in_.load(std::memory_order_acquire) ? nullptr
+                                                      : next_.exchange(nullptr, std::memory_order_acquire);
+    thief_in_.store(false, std::memory_order_release);
+    return g;
+  }
+
   std::atomic<std::uint32_t> head_{0};  // next to take; advanced by CAS (owner and thieves)
   std::atomic<std::uint32_t> tail_{0};  // next free slot; written by the owner only
   std::atomic<G*> next_{nullptr};
+  std::atomic<bool> owner_in_{false}, thief_in_{false};
+  const bool heavy_fences_;
   std::atomic<G*> buf_[kCapacity] = {};
 };
 
