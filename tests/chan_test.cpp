@@ -424,6 +424,34 @@ TEST_CASE("many consumers, many producers, one channel") {
   });
 }
 
+TEST_CASE("channel memory is reused safely: made on one thread, dropped on another, and after exit") {
+  // Small channels live in blocks cached per thread (runtime/chan/memory.hpp): a reused block
+  // must start as a new channel, and blocks move between threads with the channels dropped there.
+  constexpr int kThreads = 4, kRounds = 20000;
+  std::vector<std::vector<chan<int>>> handed(kThreads);
+  std::atomic<long> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        chan<int> c(1 + i % 2);
+        bad += c.size() != 0 || c.capacity() != static_cast<std::size_t>(1 + i % 2) || !c.try_send(i) ||
+               c.size() != 1;
+        if (i % 3 == 0) {
+          c.close();
+          bad += *c.recv() != i || c.recv().has_value();
+        } else {
+          bad += !c.try_recv().has_value();
+        }
+        if (i % 5 == 0) handed[static_cast<std::size_t>(t)].push_back(std::move(c));  // dropped later
+      }
+    });
+  for (auto& th : threads) th.join();  // the makers have exited: their cached blocks are freed
+  CHECK(bad.load() == 0);
+  std::thread dropper([&] { handed.clear(); });  // the last handles go on yet another thread
+  dropper.join();
+}
+
 TEST_CASE("a goroutine parked on a nil channel is a deadlock with its wait reason") {
   try {
     goro::run([] {

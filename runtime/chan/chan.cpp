@@ -1,5 +1,6 @@
 // runtime/chan/chan.cpp — send, receive, close. See chan.hpp for the invariants.
 #include "chan/chan.hpp"
+#include "chan/memory.hpp"
 
 #include <goro/chan.hpp>
 
@@ -161,21 +162,32 @@ namespace goro::detail {
 
 using namespace rt;
 
+namespace {
+
+// A channel's memory: the header, then its buffer of `capacity` elements.
+struct ChanLayout {
+  std::size_t header, bytes, align;
+  ChanLayout(const ElemOps* ops, std::size_t capacity)
+      : header((sizeof(Chan) + ops->align - 1) / ops->align * ops->align),
+        bytes(header + (ops->size ? capacity * ops->size : 0)),
+        align(ops->align > alignof(Chan) ? ops->align : alignof(Chan)) {}
+};
+
+}  // namespace
+
 ChanCore* chan_make(const ElemOps* ops, std::size_t capacity) {
-  std::size_t header = (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
-  std::size_t bytes = header + (ops->size ? capacity * ops->size : 0);
-  std::size_t align = ops->align > alignof(Chan) ? ops->align : alignof(Chan);
-  void* mem = ::operator new(bytes, std::align_val_t(align));
-  auto* buf = ops->size && capacity ? static_cast<unsigned char*>(mem) + header : nullptr;
+  const ChanLayout layout(ops, capacity);
+  void* mem = chan_memory_get(layout.bytes, layout.align);
+  auto* buf = ops->size && capacity ? static_cast<unsigned char*>(mem) + layout.header : nullptr;
   return reinterpret_cast<ChanCore*>(::new (mem) Chan(ops, capacity, buf));
 }
 
 void chan_destroy(ChanCore* core) noexcept {
   Chan* c = from_core(core);
   for (std::size_t i = 0, n = c->count.load(); i < n; ++i) c->destroy_value(c->slot((c->recvx + i) % c->cap));
-  std::size_t align = c->ops->align > alignof(Chan) ? c->ops->align : alignof(Chan);
+  const ChanLayout layout(c->ops, c->cap);
   c->~Chan();
-  ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+  chan_memory_put(c, layout.bytes, layout.align);
 }
 
 bool chan_send(ChanCore* core, void* value, bool block) {

@@ -29,30 +29,12 @@
 // to goroutine B and B finishes A's park.
 #pragma once
 
+#include "os/sanitizers.hpp"
+
 #include <boost/context/detail/fcontext.hpp>
 
 #include <cstddef>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define GORO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORO_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GORO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORO_TSAN 1
-#endif
-#endif
-#ifndef GORO_ASAN
-#define GORO_ASAN 0
-#endif
-#ifndef GORO_TSAN
-#define GORO_TSAN 0
-#endif
 
 namespace goro::rt {
 
