@@ -46,20 +46,26 @@ TEST_CASE("runnext: the owner and thieves never take the same goroutine, nor los
     // The owner fills runnext with tokens (never run: only counted) and takes them back; two
     // thieves, whose own rings are empty, try to steal runnext all the while. The owner's ring
     // stays empty, so a thief can only ever get runnext. Rounds of n tokens go on until the
-    // thieves have won a few hundred races (or 10 rounds, or 10 s).
-    const long n = scaled(200'000), max_rounds = 10;
+    // thieves have won a few hundred races (or 10 s have passed); between rounds the thieves
+    // pause, and every token of the round must have been taken exactly once.
+    const long n = scaled(200'000);
     RunQueue victim(heavy_fences);
-    std::vector<std::atomic<int>> taken(static_cast<std::size_t>(n * max_rounds) + 1);
+    std::vector<std::atomic<int>> taken(static_cast<std::size_t>(n) + 1);
     auto token = [](long i) { return reinterpret_cast<G*>(static_cast<std::uintptr_t>(i) * 64); };
     auto count = [&](G* g) { ++taken[reinterpret_cast<std::uintptr_t>(g) / 64]; };
-    std::atomic<bool> done{false};
-    std::atomic<long> stolen{0}, thieves_running{0};
+    std::atomic<bool> done{false}, pause{false};
+    std::atomic<long> stolen{0}, thieves_paused{0};
     std::vector<std::thread> thieves;
     for (int t = 0; t < 2; ++t)
       thieves.emplace_back([&] {
         RunQueue mine(heavy_fences);
-        ++thieves_running;
         while (!done.load()) {
+          if (pause.load()) {  // acknowledge, and wait for the next round
+            ++thieves_paused;
+            while (pause.load() && !done.load()) std::this_thread::yield();
+            --thieves_paused;
+            continue;
+          }
           std::uint32_t moved = 0;
           if (G* g = victim.steal_into(mine, true, moved)) {
             count(g);
@@ -67,24 +73,28 @@ TEST_CASE("runnext: the owner and thieves never take the same goroutine, nor los
           }
         }
       });
-    while (thieves_running.load() < 2) std::this_thread::yield();
     const auto give_up = std::chrono::steady_clock::now() + 10s;
-    long i = 0;
+    long rounds = 0, wrong = 0;
     do {
-      for (const long end = i + n; i < end;) {
-        if (G* displaced = victim.exchange_next(token(++i))) count(displaced);
+      for (long i = 1; i <= n; ++i) {
+        if (G* displaced = victim.exchange_next(token(i))) count(displaced);
         if (i % 3 == 0)
           if (G* g = victim.take_next(false)) count(g);
+        if (i % 4096 == 0) std::this_thread::yield();  // thieves get a core even when cores are scarce
       }
-    } while (stolen.load() < 300 && i < n * max_rounds && std::chrono::steady_clock::now() < give_up);
-    if (G* g = victim.take_next(false)) count(g);
+      if (G* g = victim.take_next(false)) count(g);
+      pause = true;
+      while (thieves_paused.load() < 2) std::this_thread::yield();
+      for (long i = 1; i <= n; ++i) wrong += taken[static_cast<std::size_t>(i)].exchange(0) != 1;
+      ++rounds;
+      pause = false;
+      while (thieves_paused.load() > 0) std::this_thread::yield();
+    } while (stolen.load() < 300 && std::chrono::steady_clock::now() < give_up);
     done = true;
     for (auto& t : thieves) t.join();
-    long wrong = 0;
-    for (long k = 1; k <= i; ++k) wrong += taken[static_cast<std::size_t>(k)].load() != 1;
     CHECK(wrong == 0);
     CHECK(stolen.load() > 0);
-    MESSAGE("stolen by thieves: " << stolen.load() << " of " << i);
+    MESSAGE("stolen by thieves: " << stolen.load() << " in " << rounds << " rounds of " << n);
   }
 }
 
