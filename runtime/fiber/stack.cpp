@@ -197,9 +197,10 @@ std::size_t StackPool::trim(std::size_t keep) {
     std::size_t n = 0;
     {
       std::lock_guard lock(mu_);
+      if (nwarm_ <= keep) break;
       auto& longest = *std::max_element(warm_.begin(), warm_.end(),
                                         [](const auto& a, const auto& b) { return a.size() < b.size(); });
-      n = nwarm_ > keep ? std::min({kBatch, nwarm_ - keep, longest.size()}) : 0;
+      n = std::min({kBatch, nwarm_ - keep, longest.size()});
       std::copy(longest.end() - static_cast<std::ptrdiff_t>(n), longest.end(), batch);
       longest.resize(longest.size() - n);
       nwarm_ -= n;

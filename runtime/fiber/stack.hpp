@@ -121,7 +121,9 @@ class StackPool {
   os::SpinLock mu_;  // held for memcpys and bookkeeping only: syscalls happen outside it
   std::size_t stack_bytes_ = 0;
   FiberEntry entry_ = nullptr;
-  std::vector<Stack*>& warm_list(unsigned home) { return warm_[std::min<std::size_t>(home, warm_.size() - 1)]; }
+  std::vector<Stack*>& warm_list(unsigned home) {
+    return warm_[std::min<std::size_t>(home, warm_.size() - 1)];
+  }
 
   std::vector<std::vector<Stack*>> warm_;  // per home, kNoHome's last; most recently given last
   std::size_t nwarm_ = 0;                  // in all of them
