@@ -94,15 +94,15 @@ class RunQueue {
 
   // Empties runnext and returns what was there. `solo`: as for pop().
   G* take_next(bool solo) {
-    if (!next_.load(std::memory_order_relaxed)) return nullptr;
-    if (solo) {
-      G* g = next_.load(std::memory_order_acquire);
+    G* g = next_.load(solo ? std::memory_order_acquire : std::memory_order_relaxed);
+    if (!g) return nullptr;
+    if (solo) {  // no thief can race us (see pop)
       next_.store(nullptr, std::memory_order_relaxed);
       return g;
     }
     OwnerSection section(*this);
     if (!section.plain()) return next_.exchange(nullptr, std::memory_order_acquire);
-    G* g = next_.load(std::memory_order_relaxed);
+    g = next_.load(std::memory_order_relaxed);  // a thief may have taken it before the section
     next_.store(nullptr, std::memory_order_relaxed);
     return g;
   }
