@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include "os/sanitizers.hpp"  // GORO_ASAN, GORO_TSAN
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -16,16 +18,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define GORO_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define GORO_TEST_SANITIZED 1
-#endif
-#endif
-#ifndef GORO_TEST_SANITIZED
-#define GORO_TEST_SANITIZED 0
-#endif
+#define GORO_TEST_SANITIZED (GORO_ASAN || GORO_TSAN)
 
 namespace goro_test {
 

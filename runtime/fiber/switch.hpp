@@ -35,7 +35,6 @@
 
 #include <cstddef>
 
-
 namespace goro::rt {
 
 namespace fctx = boost::context::detail;
