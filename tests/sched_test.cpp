@@ -118,6 +118,26 @@ TEST_CASE("a goroutine yielding in a loop does not starve others") {
   });
 }
 
+// Go's Gosched passes through the scheduler; goro's yield() keeps the goroutine on its P but must
+// still notice what that pass would. (Until the commit that added this test, yield() with nothing
+// else runnable returned at once: run() never returned while a goroutine polled that way at
+// procs 2, and a failure elsewhere was never reported.)
+TEST_CASE("run returns, and reports a failure, while a goroutine polls with yield()") {
+  each_procs([](goro::Config c) {
+    std::atomic<bool> never{false};
+    goro::run(c, [&] {
+      goro::go([&] { while (!never) goro::yield(); });
+      goro::sleep_for(5ms);
+    });
+    CHECK_THROWS_AS(goro::run(c, [&] {
+      goro::go([&] { while (!never) goro::yield(); });
+      goro::sleep_for(5ms);
+      goro::go([] { throw std::runtime_error("boom"); });
+      park_forever();
+    }), std::runtime_error);
+  });
+}
+
 TEST_CASE("a runnext ping-pong pair does not starve the rest of the queue") {
   goro::Config c;
   c.procs = 1;

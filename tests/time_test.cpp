@@ -250,7 +250,8 @@ TEST_CASE("sleep_for on a plain thread sleeps the thread") {
 // goro has no preemption, but a goroutine that polls with yield() passes through the scheduler
 // each time — as runtime.Gosched does in Go, where a Gosched loop lets timers fire. (goro at
 // a6b188f failed this with one P: yield() returned at once when nothing else was runnable,
-// without looking at the P's timers, so the sleeper never woke.)
+// without looking at the P's timers, so the sleeper never woke; later, the sleeper woke only when
+// the monitor handed the P on, 10 ms late.)
 TEST_CASE("a goroutine polling with yield() does not keep timers from firing") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {
@@ -263,6 +264,20 @@ TEST_CASE("a goroutine polling with yield() does not keep timers from firing") {
       while (!woke && Clock::now() < give_up) goro::yield();
       CHECK(woke.load());
     });
+  });
+  // With one P, one yield() after the deadline is enough: it runs the P's expired timers.
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    std::atomic<bool> woke{false};
+    goro::go([&] {
+      goro::sleep_for(1ms);
+      woke = true;
+    });
+    goro::yield();                                      // the sleeper arms its timer and parks
+    std::this_thread::sleep_for(3ms);                   // keeps the P: the timer falls due
+    goro::yield();                                      // runs it, then the sleeper
+    CHECK(woke.load());
   });
 }
 

@@ -1,6 +1,7 @@
 // runtime/sched/park.cpp — park(), ready(), yield(), and queueing on a P. See park.hpp.
 #include "sched/park.hpp"
 
+#include "net/netpoll.hpp"
 #include "os/clock.hpp"
 #include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
@@ -138,11 +139,19 @@ void yield() {
     return;
   }
   if (p->runq.empty()) {
-    // Go queues a yielding goroutine globally; goro keeps it local (cheaper) but must then make
-    // sure it lines up behind the global queue's goroutines, not in front of them forever.
-    G* first = global_refill(p);
-    if (!first) return;  // nothing else to run here
-    runq_put(p, first, true);
+    // Go queues a yielding goroutine globally and goes through its scheduler; goro keeps it
+    // local (cheaper), so it does here what that scheduler pass would: line up behind the global
+    // queue's goroutines, run the P's expired timers, take what the network has ready, and stop
+    // here if the runtime is stopping. A goroutine polling with yield() relies on all four.
+    if (G* first = global_refill(p)) {
+      runq_put(p, first, true);
+    } else if (sched.stopping.load(std::memory_order_acquire)) {
+      // switch_away finds nothing and leaves for g0, whose loop then ends
+    } else if (const std::int64_t t = p->timers.earliest(); t && t <= os::now_ns()) {
+      p->timers_due = true;  // switch_away runs them once we are off this stack
+    } else if (poll_network() == 0) {
+      return;  // nothing else to run here
+    }
   }
   G* g = m->curg;
   g->set_state(GStatus::runnable);
