@@ -138,6 +138,43 @@ TEST_CASE("run returns, and reports a failure, while a goroutine polls with yiel
   });
 }
 
+// Every P computing, with no scheduling point: the monitor hands a P on when the global queue's
+// goroutines wait, as it does for a local queue's. Goroutines land in the global queue when a
+// plain thread spawns or wakes them (and when the monitor polls the network).
+TEST_CASE("goroutines in the global queue run while every P computes") {
+  each_procs({1u, 2u}, [](goro::Config c) {
+    goro::run(c, [c] {
+      std::atomic<bool> spawned_ran{false}, woken_ran{false}, stop{false};
+      goro::chan<int> wake;
+      goro::go([&] {
+        wake.recv();
+        woken_ran = true;
+      });
+      goro::sleep_for(5ms);  // it parks in recv
+      std::atomic<unsigned> computing{1};  // main, and one more per extra P
+      for (unsigned i = 1; i < c.procs; ++i)
+        goro::go([&] {
+          ++computing;
+          while (!stop) {
+          }
+        });
+      while (computing < c.procs) {
+      }
+      std::thread([&] {  // neither call waits for a goroutine
+        goro::go([&] { spawned_ran = true; });
+        wake.send(1);  // hands the value to the parked receiver
+      }).join();
+      const auto start = std::chrono::steady_clock::now();
+      while (!(spawned_ran && woken_ran) && std::chrono::steady_clock::now() - start < 20s) {
+      }  // computing, never yielding
+      stop = true;
+      CHECK(spawned_ran.load());
+      CHECK(woken_ran.load());
+      CHECK(goro::stats().preempt_handoffs >= 1);
+    });
+  });
+}
+
 TEST_CASE("a runnext ping-pong pair does not starve the rest of the queue") {
   goro::Config c;
   c.procs = 1;

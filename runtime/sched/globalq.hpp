@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -53,11 +54,14 @@ class GlobalQueue {
     for (std::size_t i = 0; i < n; ++i, head_ = head_ + 1 == cap ? 0 : head_ + 1) out[i] = ring_[head_];
     count_ -= n;
     size_.fetch_sub(n, std::memory_order_seq_cst);
+    taken_.store(taken_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     return n;
   }
 
   std::size_t size() const { return size_.load(std::memory_order_seq_cst); }
   bool empty() const { return size() == 0; }
+  // For the monitor: has anyone taken work from here lately? (Only ever grows.)
+  std::uint64_t taken_so_far() const { return taken_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr std::size_t kInitialCapacity = 1024;
@@ -75,6 +79,7 @@ class GlobalQueue {
   std::vector<G*> ring_;
   std::size_t head_ = 0, count_ = 0;
   std::atomic<std::size_t> size_{0};
+  std::atomic<std::uint64_t> taken_{0};  // written under mu_
 };
 
 }  // namespace goro::rt

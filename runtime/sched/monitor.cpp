@@ -185,8 +185,22 @@ std::int64_t Monitor::quiet_for(std::int64_t now) const {
   return until == INT64_MAX ? 0 : std::max<std::int64_t>(until - now, 0);
 }
 
+// The global queue's counterpart of unserved_work: every P looks there at least once per
+// kGlobalCheckTicks slices, so it waits untouched only while every P runs a goroutine that does
+// not reach a scheduling point (or sits in a plain blocking call outside blocking()).
+bool Monitor::global_queue_unserved(std::int64_t now) {
+  const std::uint64_t taken = sched.globalq->taken_so_far();
+  if (sched.globalq->empty() || taken != global_taken_) {
+    global_taken_ = taken;
+    global_unserved_since_ = now;
+    return false;
+  }
+  return now - global_unserved_since_ >= kForcePreemptNs;
+}
+
 bool Monitor::retake(std::int64_t now) {
   bool acted = false;
+  bool global_unserved = global_queue_unserved(now);
   for (auto& pp : sched.ps) {
     P* p = pp.get();
     Watch& w = watch_[p->id];
@@ -213,7 +227,7 @@ bool Monitor::retake(std::int64_t now) {
         unserved_work(p, w, now);  // keep its record current
         continue;
       }
-      const bool unserved = unserved_work(p, w, now);
+      const bool unserved = unserved_work(p, w, now) || global_unserved;
       if (!can_take_running_ || now - w.running_since < kForcePreemptNs || !unserved) continue;
       M* m = p->owner.load(std::memory_order_acquire);
       if (m && take_running(p, m)) {
@@ -222,6 +236,10 @@ bool Monitor::retake(std::int64_t now) {
         w.running_since = now;
         handoffp(p);
         acted = true;
+        if (global_unserved) {  // one P for the global queue per kForcePreemptNs
+          global_unserved = false;
+          global_unserved_since_ = now;
+        }
       }
     }
   }

@@ -8,10 +8,10 @@
 //   * retakes the P of a goroutine inside blocking() for longer than a tick, and gives it to
 //     another worker (blocking.cpp), so `procs` goroutines keep running;
 //   * takes the P of a goroutine that has run for kForcePreemptNs without a scheduling point
-//     while work on that P has waited as long with nobody serving it (no other P stole it, no
-//     timer fired), and gives it to another worker: goro cannot preempt C++ code, so the long
-//     goroutine carries on on its thread, without a P, until its next scheduling point
-//     (monitor.cpp has the protocol);
+//     while work on that P, or in the global queue, has waited as long with nobody serving it
+//     (no other P took it, no timer fired), and gives it to another worker: goro cannot preempt
+//     C++ code, so the long goroutine carries on on its thread, without a P, until its next
+//     scheduling point (monitor.cpp has the protocol);
 //   * wakes a worker for a P whose queued goroutines have not moved since the last round while
 //     another P is idle — the backstop for the relaxed wake-ups of idle.cpp;
 //   * polls the network if nobody has for 10 ms (every worker busy computing);
@@ -59,6 +59,7 @@ class Monitor {
   void loop();
   bool retake(std::int64_t now);
   bool take_running(P* p, M* m);
+  bool global_queue_unserved(std::int64_t now);
   bool wake_stuck_p();
   bool poll_network_if_stale(std::int64_t now);
   void trim_stacks(std::int64_t now, bool idle);
@@ -80,6 +81,8 @@ class Monitor {
   std::thread thread_;
   os::Parker parker_;
   std::vector<Watch> watch_;
+  std::uint64_t global_taken_ = 0;          // the global queue's consumption counter, and
+  std::int64_t global_unserved_since_ = 0;  // since when its goroutines have waited untouched
   std::int64_t excess_since_ = 0;  // when the warm stacks last went over the limit (0: they are not)
   bool can_take_running_ = false;  // membarrier(2) is available
 };
