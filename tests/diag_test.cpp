@@ -60,6 +60,34 @@ TEST_CASE("no deadlock while a plain thread that uses goro can still wake a goro
   });
 }
 
+// Any goro call registers a plain thread, even one that returns at once without a lock (a
+// failing try_recv or try_send, a sleep): the thread may act on the result later. (Before the
+// commit that added this test, those fast paths did not, and the detector reported a deadlock
+// while such a thread computed the value a goroutine waited for.)
+TEST_CASE("a plain thread whose first goro call is a failing try_recv, try_send or a sleep can wake a goroutine") {
+  goro::Config c;
+  c.procs = 2;
+  for (int first_call = 0; first_call < 3; ++first_call) {
+    goro::run(c, [first_call] {
+      goro::chan<int> quit, full(1), result;
+      full.send(0);
+      std::atomic<bool> called{false};
+      std::thread worker([&] {
+        if (first_call == 0) CHECK(!quit.try_recv());
+        int one = 1;
+        if (first_call == 1) CHECK(!full.try_send(one));
+        if (first_call == 2) goro::sleep_for(1ms);
+        called = true;
+        std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+        result.send(42);
+      });
+      while (!called) goro::yield();
+      CHECK(*result.recv() == 42);
+      goro::blocking([&] { worker.join(); });
+    });
+  }
+}
+
 // A goroutine that used goro inside blocking() (where its thread acts as a plain one) must not
 // leave its worker thread counted as a plain thread that can wake goroutines: that would turn
 // deadlock detection off for the rest of the run. Children, with a watchdog: the bug is a hang.

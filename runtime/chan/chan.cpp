@@ -198,8 +198,10 @@ bool chan_send(ChanCore* core, void* value, bool block) {
   Chan* c = from_core(core);
   // Go's fast path: a non-blocking send on an open channel with no room fails without the lock.
   if (!block && !c->closed.load(std::memory_order_acquire) &&
-      (c->cap == 0 ? c->recvq.empty() : c->count.load(std::memory_order_relaxed) == c->cap))
+      (c->cap == 0 ? c->recvq.empty() : c->count.load(std::memory_order_relaxed) == c->cap)) {
+    if (!on_worker_thread()) [[unlikely]] note_plain_thread();  // a possible waker from now on
     return false;
+  }
 
   RuntimeSection section;  // one for the whole operation: waking and parking use our P
   M* m = section.m();
@@ -217,8 +219,10 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
   // Go's fast path: empty and open means "nothing" without the lock. (Empty and closed is
   // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
   if (!block && (c->cap == 0 ? c->sendq.empty() : c->count.load(std::memory_order_acquire) == 0) &&
-      !c->closed.load(std::memory_order_acquire))
+      !c->closed.load(std::memory_order_acquire)) {
+    if (!on_worker_thread()) [[unlikely]] note_plain_thread();
     return Recv::nothing;
+  }
 
   RuntimeSection section;
   M* m = section.m();

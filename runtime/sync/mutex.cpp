@@ -103,7 +103,10 @@ struct MutexAccess {
 bool Mutex::try_lock() {
   std::int32_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (old & (kLocked | kStarving)) return false;
+    if (old & (kLocked | kStarving)) {
+      if (!detail::current_goroutine()) detail::note_plain_thread();  // it may come back
+      return false;
+    }
     if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) {
       void* self = detail::current_goroutine();
       if (!self) detail::note_plain_thread();

@@ -68,7 +68,10 @@ void RWMutex::lock_shared() {
 bool RWMutex::try_lock_shared() {
   std::int32_t c = readers_.load(std::memory_order_relaxed);
   for (;;) {
-    if (c < 0) return false;
+    if (c < 0) {
+      note_plain_thread();  // a plain thread that tried may come back
+      return false;
+    }
     if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) {
       note_plain_thread();
       return true;
@@ -101,6 +104,7 @@ bool RWMutex::try_lock() {
   std::int32_t none = 0;
   if (!readers_.compare_exchange_strong(none, -kMaxReaders, std::memory_order_acquire)) {
     writer_.unlock();
+    note_plain_thread();
     return false;
   }
   return true;

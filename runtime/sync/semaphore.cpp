@@ -58,7 +58,7 @@ bool Semaphore::try_acquire(std::int64_t n) {
   const bool ok = n >= 0 && size_ - used_ >= n && q.empty();
   if (ok) used_ += n;
   q.unlock();
-  if (ok) rt::note_plain_thread();
+  rt::note_plain_thread();  // holding units, or may come back for them
   return ok;
 }
 

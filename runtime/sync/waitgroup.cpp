@@ -58,7 +58,10 @@ void WaitGroup::wait() {
   using namespace rt;
   std::uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
-    if ((state >> 32) == 0) return;
+    if ((state >> 32) == 0) {
+      if (!on_worker_thread()) note_plain_thread();
+      return;
+    }
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
       sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::settle, this);
       if (state_.load(std::memory_order_acquire) != 0)

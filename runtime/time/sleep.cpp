@@ -9,6 +9,7 @@
 #include "os/clock.hpp"
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
+#include "sched/wait.hpp"
 #include "time/timers.hpp"
 
 #include <mutex>
@@ -31,6 +32,7 @@ static_assert(sizeof(TimerEntry) + sizeof(G*) <= 64, "firing a Sleeper reads one
 void sleep_until_ns(std::int64_t when, std::int64_t now) {
   if (when <= now) return;
   if (!current_g()) {  // a plain thread, or inside blocking()
+    note_plain_thread();  // a plain thread that sleeps may wake a goroutine afterwards
     std::this_thread::sleep_until(time_point(std::chrono::nanoseconds(when)));
     return;
   }
