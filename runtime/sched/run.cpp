@@ -39,7 +39,8 @@
 
 namespace goro::rt {
 
-Sched sched;
+SchedStorage::SchedStorage() : value() {}
+SchedStorage sched_storage;
 
 namespace {
 

@@ -92,7 +92,17 @@ struct Sched {
   std::unique_ptr<Monitor> monitor;
 };
 
-extern Sched sched;
+// The one scheduler, never destroyed: std::exit() called while a runtime runs (a C++ program's
+// os.Exit) runs static destructors while the workers still run goroutines on this state. A
+// union member is destroyed only by hand, and nothing does. (`sched` is bound at compile time:
+// using it costs no pointer load.)
+union SchedStorage {
+  Sched value;
+  SchedStorage();
+  ~SchedStorage() {}
+};
+extern SchedStorage sched_storage;
+inline constinit Sched& sched = sched_storage.value;
 
 // ---- schedule.cpp ----
 void worker_loop(M* m);
