@@ -1,15 +1,60 @@
-// runtime/diag/symbolize.cpp — Boost.Stacktrace with the libbacktrace backend (in-process, reads
-// DWARF line tables; no addr2line child process).
+// runtime/diag/symbolize.cpp — code address to source line, in process, with GCC's libbacktrace
+// (it reads the DWARF line tables of the program and its shared libraries; no addr2line child).
+//
+// Not through Boost.Stacktrace, which wraps the same library: its frame reports the outermost of
+// the functions inlined at an address. A `go` call usually sits in a lambda that the optimizer
+// inlined into its caller (goroutine 1's body inlined into goro::run), and the outermost frame
+// then names goro's header instead of the user's line. libbacktrace reports the inlined frames
+// innermost first; the first is the `go` call itself.
 #include "diag/symbolize.hpp"
 
-#define BOOST_STACKTRACE_LINK
-#include <boost/stacktrace/frame.hpp>
+#include <backtrace.h>
+#include <cxxabi.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 
 namespace goro::rt {
+namespace {
+
+struct Site {
+  std::string file, function;
+  int line = 0;
+};
+
+void ignore_error(void*, const char*, int) {}  // no debug info: the caller falls back
+
+backtrace_state* state() {
+  static backtrace_state* s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+  return s;
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  char* plain = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string s = status == 0 && plain ? plain : name;
+  std::free(plain);
+  return s;
+}
+
+int innermost_frame(void* data, std::uintptr_t, const char* file, int line, const char* function) {
+  auto& site = *static_cast<Site*>(data);
+  if (file) {
+    site.file = file;
+    site.line = line;
+  }
+  if (function) site.function = demangle(function);
+  return 1;  // stop: the frames after this one are the functions it was inlined into
+}
+
+void symbol(void* data, std::uintptr_t, const char* name, std::uintptr_t, std::uintptr_t) {
+  if (name) static_cast<Site*>(data)->function = demangle(name);
+}
+
+}  // namespace
 
 std::string spawn_site(const void* return_address) {
   if (!return_address) return "goro::run (the main goroutine)";
@@ -20,22 +65,25 @@ std::string spawn_site(const void* return_address) {
   if (!fresh) return it->second;
 
   // The call instruction ends just before the return address.
-  boost::stacktrace::frame frame(static_cast<const char*>(return_address) - 1);
-  const std::string file = frame.source_file();
-  const std::string function = frame.name();
-  std::string site;
-  if (!file.empty()) {
-    site = file + ":" + std::to_string(frame.source_line());
-    if (!function.empty()) site += " in " + function;
-  } else if (!function.empty()) {
-    site = function;
+  const auto pc = reinterpret_cast<std::uintptr_t>(return_address) - 1;
+  Site site;
+  if (backtrace_state* s = state()) {
+    backtrace_pcinfo(s, pc, innermost_frame, ignore_error, &site);
+    if (site.function.empty()) backtrace_syminfo(s, pc, symbol, ignore_error, &site);
+  }
+  std::string text;
+  if (!site.file.empty()) {
+    text = site.file + ":" + std::to_string(site.line);
+    if (!site.function.empty()) text += " in " + site.function;
+  } else if (!site.function.empty()) {
+    text = site.function;
   } else {
     char hex[32];
     std::snprintf(hex, sizeof hex, "%p", return_address);
-    site = hex;
+    text = hex;
   }
-  it->second = site;
-  return site;
+  it->second = text;
+  return text;
 }
 
 }  // namespace goro::rt
