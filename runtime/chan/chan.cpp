@@ -260,9 +260,11 @@ void chan_close(ChanCore* core) {
 }
 
 std::size_t chan_size(const ChanCore* core) noexcept {
-  return core ? from_core(core)->count.load(std::memory_order_relaxed) : 0;
+  return core && !from_core(core)->timer ? from_core(core)->count.load(std::memory_order_relaxed) : 0;
 }
 
-std::size_t chan_capacity(const ChanCore* core) noexcept { return core ? from_core(core)->cap : 0; }
+std::size_t chan_capacity(const ChanCore* core) noexcept {
+  return core && !from_core(core)->timer ? from_core(core)->cap : 0;
+}
 
 }  // namespace goro::detail

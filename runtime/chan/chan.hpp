@@ -103,6 +103,9 @@ struct Chan : detail::ChanHeader {
   const std::size_t cap;
   std::atomic<std::size_t> count{0};
   std::atomic<bool> closed{false};
+  // A Timer's or Ticker's channel: a buffer of one, but Go 1.23's timer channels are
+  // synchronous, so size() and capacity() say 0 (as Go's len and cap do).
+  bool timer = false;
   std::size_t sendx = 0, recvx = 0;
   WaitQueue recvq, sendq;
   unsigned char* const buf;  // cap elements, right after this header; null if nothing is stored
@@ -144,6 +147,7 @@ struct Chan : detail::ChanHeader {
 
 inline Chan* from_core(detail::ChanCore* c) { return reinterpret_cast<Chan*>(c); }
 inline const Chan* from_core(const detail::ChanCore* c) { return reinterpret_cast<const Chan*>(c); }
+inline void mark_timer_channel(detail::ChanCore* c) { from_core(c)->timer = true; }
 
 // The part of a send or receive that completes without waiting, shared with select. Called with
 // c->lock held, which they leave held; `*wake` is set to a partner to wake() once the lock is

@@ -8,6 +8,7 @@
 // received is discarded. Lock order: timer, then heap or channel.
 #include <goro/time.hpp>
 
+#include "chan/chan.hpp"
 #include "os/clock.hpp"
 #include "os/spinlock.hpp"
 #include "sched/sched.hpp"
@@ -24,7 +25,7 @@ struct TimerState {
   rt::os::SpinLock lock;
   std::uint64_t seq = 0;
   bool pending = false;    // armed, or popped and not yet delivered
-  chan<time_point> ch;     // capacity 1; nil for after_func timers
+  chan<time_point> ch;     // a buffer of one (chan.hpp: Chan::timer); nil for after_func timers
   TimerFunc fn;
 };
 
@@ -102,6 +103,7 @@ TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds per
   s->entry.drop = &drop;
   s->fn = fn;
   s->ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
+  if (s->ch) rt::mark_timer_channel(s->ch.core());
   try {
     std::lock_guard lock(s->lock);
     arm_locked(s, d, period);
