@@ -3,11 +3,14 @@
 // bench/boostfiber/bench.cpp), doing the same work.
 //
 // Usage: goro_bench <workload> [--procs N] [--n N] [--addr HOST:PORT] [--conns N] [--seconds S]
+//                   [--warmup N]
 //   workloads: spawn skynet pingpong chan_mpmc select yield fib mutex sleep idle_mem
 //              echo-server echo-client (unknown workloads exit with status 3 and no output;
 //              the http workload's server is examples/http_server)
 // --procs N sets goro::Config::procs (absent or 0: goro's default, every PU of the process's CPU
-// set); --n is the number of goroutines of idle_mem (default 100000).
+// set); --n is the number of goroutines of idle_mem (default 100000); --warmup N runs fib(27) N
+// times untimed before the timed run (tools/bench does not: BENCH.md times a cold run; this
+// shows what the first run's new stacks cost, see README).
 // echo-server --addr A (default 127.0.0.1:0): goroutine-per-connection TCP echo; prints
 //   "LISTENING host:port" once listening, exits 0 on SIGINT/SIGTERM (like bench/go/servers.go).
 // echo-client --addr A --conns N --seconds S (default 100 connections, 5 s): the load generator
@@ -56,6 +59,7 @@ struct Options {
   std::string addr = "127.0.0.1:0";  // echo-server, echo-client
   long conns = 100;                  // echo-client
   double seconds = 5;                // echo-client
+  long warmup = 0;                   // fib
 };
 
 // A wrong result: thrown out of the workload (goroutine 1), rethrown by goro::run, reported by
@@ -233,7 +237,8 @@ long fib(long n) {
   return *c.recv() + y;
 }
 
-void bench_fib(const Options&) {
+void bench_fib(const Options& o) {
+  for (long i = 0; i < o.warmup; ++i) fib(27);  // untimed: leaves stacks and caches warm
   auto start = Clock::now();
   long v = fib(27);
   double ms = ns_since(start) / 1e6;
@@ -410,7 +415,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: %s <workload> [--procs N] [--n N] [--addr HOST:PORT] [--conns N] "
-                 "[--seconds S]\n",
+                 "[--seconds S] [--warmup N]\n",
                  argv[0]);
     return 2;
   }
@@ -430,6 +435,7 @@ int main(int argc, char** argv) {
     else if (const char* v = value("--addr")) o.addr = v;
     else if (const char* v = value("--conns")) o.conns = std::strtol(v, nullptr, 10);
     else if (const char* v = value("--seconds")) o.seconds = std::strtod(v, nullptr);
+    else if (const char* v = value("--warmup")) o.warmup = std::strtol(v, nullptr, 10);
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
