@@ -2,12 +2,17 @@
 // misuse, and the classic Go programs built on it.
 #include "support.hpp"
 
+#include "chan/chan.hpp"
+
 #include <goro/chan.hpp>
 #include <goro/select.hpp>
+#include <goro/sync.hpp>
 
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -305,4 +310,34 @@ TEST_CASE("a select readied by one case but abandoned before it ran leaves its o
   int v = 2;
   CHECK(b.try_send(v));
   CHECK(b.try_recv() == 2);
+}
+
+// The partner that completes a parked select may drop its last handle of the channels at once:
+// the select holds references of its own until it has unlinked from every case, as Go's does
+// through its garbage collector. (Before the commit that added this test it held none, and its
+// pass 3 locked freed channels: a heap-use-after-free under ASan; in release builds, hangs and
+// heap corruption.)
+TEST_CASE("a woken select keeps its channels alive although the partner dropped them") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      for (int round = 0; round < 100; ++round) {
+        auto reply = std::make_unique<chan<int>>();
+        auto never = std::make_unique<chan<int>>();
+        chan<int> got(1);
+        goro::WaitGroup done;
+        done.add(1);
+        goro::go([&, r = reply.get(), n = never.get()] {  // no handle of its own
+          goro::select(goro::on_recv(*r, [&](std::optional<int> v) { got.send(*v); }),
+                       goro::on_recv(*n, [](std::optional<int>) {}));
+          done.done();
+        });
+        while (goro::rt::from_core(reply->core())->recvq.empty()) goro::yield();  // parked
+        reply->send(round);
+        reply.reset();
+        never.reset();
+        CHECK(*got.recv() == round);
+        done.wait();
+      }
+    });
+  });
 }

@@ -8,12 +8,13 @@
 //      without the lock): one lock instead of one per case when a case is ready. If none is
 //      ready and there is a default, the default is taken after the fast pass, as Go's
 //      non-blocking channel operations decide "not ready" without the lock.
-//   3. Pass 2: enqueue one waiter per case, all sharing one SelectGroup, and park; the channels
-//      are unlocked once we are off our stack (park.hpp).
+//   3. Pass 2: take a reference to each channel (Locks::retain), enqueue one waiter per case, all
+//      sharing one SelectGroup, and park; the channels are unlocked once we are off our stack
+//      (park.hpp).
 //   4. Whoever fires first — a partner on any of the channels, or close() — claims the group
 //      with a single CAS as it dequeues our waiter (WaitQueue::dequeue), does the transfer and
 //      wakes us. A partner that loses the CAS skips that waiter.
-//   5. Pass 3: lock everything again and unlink our remaining waiters.
+//   5. Pass 3: lock everything again, unlink our remaining waiters, drop the references.
 // The chosen case's handler runs in the caller (goro/select.hpp) after all of this.
 #include "chan/chan.hpp"
 
@@ -101,6 +102,17 @@ struct Locks {
     for (std::size_t i = count; i-- > 0;)
       if (!repeat(i)) chan(i)->lock.unlock();
   }
+  // A parked select holds a reference to each of its channels, as Go's select does through the
+  // garbage collector: the partner that completes a case may drop its last handle at once, and
+  // pass 3 (or settling an abandoned select) still locks every channel.
+  void retain() const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (!repeat(i)) detail::chan_retain(cases[order[i]].chan);
+  }
+  void release() const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (!repeat(i)) detail::chan_release(cases[order[i]].chan);
+  }
 };
 
 struct Parked {
@@ -187,6 +199,7 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
     return {k, r};
   }
   // Pass 2.
+  locks.retain();
   Waiter me(self);
   SelectGroup group;
   SmallArray<ChanWaiter> waiters(n);
@@ -203,15 +216,16 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
   if (fence) fence->release();
   if (G* g = me.goroutine()) {
     g->on_abandon = [](void* arg) {
-      // Only the channels it is still queued on: a case that was taken (the select was readied
-      // but has not run) unlinked its waiter, and its channel may be gone by now. Nobody
-      // dequeues meanwhile: plain threads wait behind their WakeFence (sched/settle.hpp).
+      // Only the channels it is still queued on (a case that was taken, if the select was
+      // readied but has not run, unlinked its waiter). Nobody dequeues meanwhile: plain threads
+      // wait behind their WakeFence (sched/settle.hpp).
       auto* p = static_cast<Parked*>(arg);
       for (std::size_t i = 0; i < p->locks.count; ++i) {
         if (!p->waiter(i).linked.load(std::memory_order_relaxed)) continue;
         std::lock_guard lock(p->locks.chan(i)->lock);
         p->queue(i).remove(&p->waiter(i));
       }
+      p->locks.release();
     };
     g->abandon_arg = &parked;
   }
@@ -225,6 +239,7 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
   locks.lock();
   parked.unlink_all();
   locks.unlock();
+  locks.release();
   ChanWaiter* winner = group.winner;
   const std::size_t k = winner->case_index;
   if (cases[k].is_send) {
