@@ -274,6 +274,49 @@ TEST_CASE("deadlines: a passed deadline throws timeout_error; clearing it waits 
   });
 }
 
+// Conn's methods may be called from several goroutines at once, as net.Conn's: a watchdog moving
+// the deadline while the reader sets its own, or someone closing meanwhile. (Before the commit
+// that added this test, set_deadline armed and disarmed the timer outside the descriptor's lock:
+// two setters could both arm one timer entry, and the timer heap was corrupted.)
+TEST_CASE("deadlines set from several goroutines at once, and racing close, keep the timers sound") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      for (int round = 0; round < 20; ++round) {
+        auto [conn, peer] = dial_accept(ln);
+        goro::WaitGroup wg;
+        for (int g = 0; g < 3; ++g) {
+          wg.add(1);
+          goro::go([conn, g, &wg]() mutable {
+            try {
+              for (int i = 0; i < 2000; ++i) {
+                const auto when = std::chrono::steady_clock::now() + std::chrono::seconds(1 + i % 3);
+                if (g == 0) conn.set_deadline(when);
+                else if (g == 1) conn.set_read_deadline(when);
+                else conn.set_write_deadline(i % 2 ? when : goro::time_point{});
+                if (i % 64 == 0) goro::yield();
+              }
+            } catch (const std::system_error&) {
+              // closed meanwhile (the last round closes early)
+            }
+            wg.done();
+          });
+        }
+        if (round % 2) conn.close();  // racing the setters
+        wg.wait();
+        char buf[4];
+        if (round % 2) {
+          CHECK_THROWS_AS(conn.read(std::span<char>(buf)), std::system_error);  // closed
+          continue;
+        }
+        conn.set_read_deadline(std::chrono::steady_clock::now() + 10ms);  // the timers still work
+        CHECK_THROWS_AS(conn.read(std::span<char>(buf)), net::timeout_error);
+      }
+      ln.close();
+    });
+  });
+}
+
 TEST_CASE("closing from another goroutine wakes blocked read, write and accept at once") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

@@ -124,12 +124,12 @@ PollDesc* Poller::open(int fd) {
 void Poller::close(PollDesc* pd) {
   pd->closing.store(true, std::memory_order_seq_cst);
   {
-    std::lock_guard lock(pd->lock);
-    pd->rtimer.seq.fetch_add(1);
-    pd->wtimer.seq.fetch_add(1);
+    std::lock_guard lock(pd->lock);  // see set_deadline
+    for (TimerEntry* t : {&pd->rtimer, &pd->wtimer}) {
+      t->seq.fetch_add(1);
+      disarm(t);
+    }
   }
-  disarm(&pd->rtimer);
-  disarm(&pd->wtimer);
   for (auto* gate : {&pd->rg, &pd->wg})
     if (Waiter* w = unblock(*gate, false)) w->wake();
   if (epfd_ >= 0) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, nullptr);
@@ -200,13 +200,15 @@ void Poller::set_deadline(PollDesc* pd, std::int64_t when, bool read, bool write
   for (bool is_read : {true, false}) {
     if (is_read ? !read : !write) continue;
     TimerEntry& t = is_read ? pd->rtimer : pd->wtimer;
-    {
-      std::lock_guard lock(pd->lock);
-      (is_read ? pd->rd : pd->wd) = value;
-      t.seq.fetch_add(1, std::memory_order_acq_rel);  // a fire already in flight is now stale
-    }
+    // All of it under the lock, as Go's pollSetDeadline: two goroutines setting deadlines on one
+    // connection (a watchdog and the reader), or one setting while another closes it, would
+    // otherwise both arm the same timer entry, or arm it after close() disarmed it for good.
+    // (Timers fire without their heap's lock held, so this lock may be taken around the heap's.)
+    std::lock_guard lock(pd->lock);
+    (is_read ? pd->rd : pd->wd) = value;
+    t.seq.fetch_add(1, std::memory_order_acq_rel);  // a fire already in flight is now stale
     disarm(&t);
-    if (value > 0) {
+    if (value > 0 && !pd->closing.load(std::memory_order_seq_cst)) {
       t.when = value;
       arm(&t);
     } else if (value < 0) {
