@@ -8,6 +8,7 @@
 
 #include "chan/chan.hpp"
 #include "time/heap.hpp"
+#include "time/timers.hpp"
 
 #include <goro/chan.hpp>
 #include <goro/select.hpp>
@@ -569,12 +570,34 @@ TEST_CASE("stress: stop and reset of one timer from many goroutines") {
   });
 }
 
-TEST_CASE("Timer: a pending Timer whose handles are all gone still fires and is freed") {
+// Go 1.23 collects a timer nobody can reach any more, fired or not. goro stops and frees it when
+// the last handle of the Timer (or Ticker) and of its channel is gone; while either is held, it
+// runs. (Before the commit that changed this test, a dropped timer stayed armed until it fired
+// and a dropped Ticker ticked for ever: an after(1h) in a select loop kept ~280 bytes per
+// iteration for an hour, and 20,000 dropped Tickers kept a core busy.)
+TEST_CASE("Timer, Ticker, after: one nobody can reach is stopped and freed; a held channel keeps it") {
   goro::run([] {
-    chan<time_point> ch = goro::Timer(5ms).channel();
+    chan<time_point> ch = goro::Timer(5ms).channel();  // the Timer is gone, its channel is not
     CHECK(ch.recv());
-    for (int i = 0; i < 1000; ++i) goro::Timer(std::chrono::microseconds(i));  // dropped at once
-    goro::sleep_for(5ms);
+    for (int i = 0; i < 1000; ++i) goro::Timer(std::chrono::hours(1));  // dropped at once
+    for (int i = 0; i < 1000; ++i) (void)goro::after(std::chrono::hours(1));
+    for (int i = 0; i < 100; ++i) goro::Ticker(std::chrono::milliseconds(1));
+    CHECK(goro::rt::earliest_timer() == 0);  // nothing armed
+    chan<time_point> ticks = chan<time_point>::nil();
+    {
+      goro::Ticker ticker(1ms);
+      ticks = ticker.channel();
+    }  // the Ticker is gone, a handle of its channel is not: it keeps ticking
+    CHECK(ticks.recv());
+    CHECK(ticks.recv());
+    ticks = chan<time_point>::nil();
+    CHECK(goro::rt::earliest_timer() == 0);
+    chan<int> ready(1);
+    for (int i = 0; i < 10000; ++i) {  // the usual receive-with-timeout
+      ready.send(i);
+      CHECK(goro::select(goro::on_recv(ready), goro::on_recv(goro::after(std::chrono::hours(1)))) == 0);
+    }
+    CHECK(goro::rt::earliest_timer() == 0);
   });  // ASan's leak check proves the states were freed
 }
 

@@ -35,19 +35,24 @@ struct TimerFunc {  // the function of an after_func timer
   void (*destroy)(void*) = nullptr;
 };
 
-// period > 0: a ticker. fn: an after_func timer (no channel). Arms it at now + d.
-TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn);
+// period > 0: a ticker. fn: an after_func timer (no channel). Arms it at now + d; `ch` gets
+// the timer's channel (nil for after_func).
+TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn,
+                        chan<time_point>& ch);
 void timer_retain(TimerState* s) noexcept;
 void timer_release(TimerState* s) noexcept;
 bool timer_stop(TimerState* s);
 bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period);
-chan<time_point> timer_channel(TimerState* s);
 
-class TimerHandle {  // shared ownership of a TimerState
+// Shared ownership of a TimerState, and a handle of its channel. The channel holds its timer in
+// turn (time/timer.cpp): the timer runs while a handle of either is alive, and once both are
+// gone it stops and is freed, as Go 1.23 collects unreferenced timers.
+class TimerHandle {
  public:
-  TimerHandle(const TimerHandle& o) noexcept : s_(o.s_) { timer_retain(s_); }
-  TimerHandle(TimerHandle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  TimerHandle(const TimerHandle& o) noexcept : ch_(o.ch_), s_(o.s_) { timer_retain(s_); }
+  TimerHandle(TimerHandle&& o) noexcept : ch_(std::move(o.ch_)), s_(std::exchange(o.s_, nullptr)) {}
   TimerHandle& operator=(TimerHandle o) noexcept {
+    std::swap(ch_, o.ch_);
     std::swap(s_, o.s_);
     return *this;
   }
@@ -56,7 +61,10 @@ class TimerHandle {  // shared ownership of a TimerState
   }
 
  protected:
-  explicit TimerHandle(TimerState* s) : s_(s) {}
+  TimerHandle(std::chrono::nanoseconds d, std::chrono::nanoseconds period)
+      : s_(timer_start(d, period, {}, ch_)) {}
+  explicit TimerHandle(TimerState* s) : s_(s) {}  // an after_func timer: no channel
+  chan<time_point> ch_ = chan<time_point>::nil();  // first: timer_start fills it in
   TimerState* s_;
 };
 
@@ -65,10 +73,10 @@ class TimerHandle {  // shared ownership of a TimerState
 class Timer : private detail::TimerHandle {
  public:
   // Fires once, d from now: channel() then yields the time it fired.
-  explicit Timer(std::chrono::nanoseconds d) : TimerHandle(detail::timer_start(d, {}, {})) {}
+  explicit Timer(std::chrono::nanoseconds d) : TimerHandle(d, {}) {}
 
   // The channel the time arrives on; a nil channel for an after_func timer.
-  chan<time_point> channel() const { return detail::timer_channel(s_); }
+  chan<time_point> channel() const { return ch_; }
   // Prevents the timer from firing. True if that stopped a delivery: the timer was pending,
   // or it had fired and nobody had received the value yet (the value is discarded).
   bool stop() { return detail::timer_stop(s_); }
@@ -85,17 +93,17 @@ class Ticker : private detail::TimerHandle {
  public:
   // Ticks every `period` (> 0, else std::invalid_argument). A receiver that falls behind misses
   // ticks instead of getting a backlog, as with Go's Ticker.
-  explicit Ticker(std::chrono::nanoseconds period) : TimerHandle(start(period)) {}
+  explicit Ticker(std::chrono::nanoseconds period) : TimerHandle(checked(period), period) {}
 
-  chan<time_point> channel() const { return detail::timer_channel(s_); }
+  chan<time_point> channel() const { return ch_; }
   void stop() { detail::timer_stop(s_); }
   void reset(std::chrono::nanoseconds period) { detail::timer_reset(s_, period, period); }
 
  private:
-  static detail::TimerState* start(std::chrono::nanoseconds period) {
+  static std::chrono::nanoseconds checked(std::chrono::nanoseconds period) {
     if (period <= std::chrono::nanoseconds::zero())
       throw std::invalid_argument("goro: a Ticker's period must be positive");
-    return detail::timer_start(period, period, {});
+    return period;
   }
 };
 
@@ -112,7 +120,8 @@ Timer after_func(std::chrono::nanoseconds d, F f) {
   fn.obj = owned.get();
   fn.call = [](void* p) { (*static_cast<Fn*>(p))(); };
   fn.destroy = [](void* p) { delete static_cast<Fn*>(p); };
-  detail::TimerState* s = detail::timer_start(d, {}, fn);  // owns fn from here on
+  chan<time_point> none = chan<time_point>::nil();  // an after_func timer has no channel
+  detail::TimerState* s = detail::timer_start(d, {}, fn, none);  // owns fn from here on
   owned.release();
   return Timer(s);
 }

@@ -184,6 +184,7 @@ ChanCore* chan_make(const ElemOps* ops, std::size_t capacity) {
 
 void chan_destroy(ChanCore* core) noexcept {
   Chan* c = from_core(core);
+  if (c->timer) timer_channel_gone(c->timer);  // before the memory goes: a fire may be sending
   for (std::size_t i = 0, n = c->count.load(); i < n; ++i) c->destroy_value(c->slot((c->recvx + i) % c->cap));
   const ChanLayout layout(c->ops, c->cap);
   c->~Chan();

@@ -28,6 +28,10 @@
 
 namespace goro::detail {
 struct ChanCore;
+struct TimerState;
+// The last handle of a timer's channel is gone: stop the timer and drop the channel's reference
+// to it (time/timer.cpp).
+void timer_channel_gone(TimerState* s) noexcept;
 }
 
 namespace goro::rt {
@@ -99,13 +103,15 @@ struct Chan : detail::ChanHeader {
       : ops(o), cap(capacity), buf(b), mover(pick_mover(o)) {}
 
   os::SpinLock lock;
+  std::atomic<bool> closed{false};  // beside the lock: fills what would be padding
   const detail::ElemOps* const ops;
   const std::size_t cap;
   std::atomic<std::size_t> count{0};
-  std::atomic<bool> closed{false};
-  // A Timer's or Ticker's channel: a buffer of one, but Go 1.23's timer channels are
-  // synchronous, so size() and capacity() say 0 (as Go's len and cap do).
-  bool timer = false;
+  // A Timer's or Ticker's channel belongs to its timer (time/timer.cpp): it holds a reference to
+  // the timer, and when its last handle goes the timer stops and goes too (Go 1.23 collects
+  // unreferenced timers). It has a buffer of one, but Go 1.23's timer channels are synchronous,
+  // so size() and capacity() say 0 (as Go's len and cap do).
+  detail::TimerState* timer = nullptr;
   std::size_t sendx = 0, recvx = 0;
   WaitQueue recvq, sendq;
   unsigned char* const buf;  // cap elements, right after this header; null if nothing is stored
@@ -147,7 +153,7 @@ struct Chan : detail::ChanHeader {
 
 inline Chan* from_core(detail::ChanCore* c) { return reinterpret_cast<Chan*>(c); }
 inline const Chan* from_core(const detail::ChanCore* c) { return reinterpret_cast<const Chan*>(c); }
-inline void mark_timer_channel(detail::ChanCore* c) { from_core(c)->timer = true; }
+inline void set_timer_of_channel(detail::ChanCore* c, detail::TimerState* t) { from_core(c)->timer = t; }
 
 // The part of a send or receive that completes without waiting, shared with select. Called with
 // c->lock held, which they leave held; `*wake` is set to a partner to wake() once the lock is

@@ -1,11 +1,17 @@
 // runtime/time/timer.cpp — goro::Timer, Ticker, after, after_func.
 //
-// A TimerState is shared by the handles and, while armed, by the heap (one reference each). Its
-// lock orders everything that can happen to one timer: firing, stop, reset. Go 1.23's rule —
-// after stop() or reset() returns, no value from the old deadline is received — comes from two
-// things done under that lock: bumping `seq`, so that a fire already popped from the heap but
-// not yet run does nothing; and draining the channel, so that a value delivered but not yet
-// received is discarded. Lock order: timer, then heap or channel.
+// A TimerState is shared by the handles, by its channel and, while armed, by the heap (one
+// reference each). The timer holds no reference to its channel, only its address: the channel
+// lives as long as a handle of it or of the Timer does, and when the last goes, the channel's
+// end stops the timer and drops its reference (timer_channel_gone). So a timer nobody can reach
+// any more — an after() in a select loop, a Ticker dropped without stop() — is stopped and freed
+// at once, as Go 1.23 collects unreferenced timers.
+//
+// A timer's lock orders everything that can happen to it: firing, stop, reset, its channel's
+// end. Go 1.23's rule — after stop() or reset() returns, no value from the old deadline is
+// received — comes from two things done under that lock: bumping `seq`, so that a fire already
+// popped from the heap but not yet run does nothing; and draining the channel, so that a value
+// delivered but not yet received is discarded. Lock order: timer, then heap or channel.
 #include <goro/time.hpp>
 
 #include "chan/chan.hpp"
@@ -25,7 +31,8 @@ struct TimerState {
   rt::os::SpinLock lock;
   std::uint64_t seq = 0;
   bool pending = false;    // armed, or popped and not yet delivered
-  chan<time_point> ch;     // a buffer of one (chan.hpp: Chan::timer); nil for after_func timers
+  ChanCore* ch = nullptr;  // its channel (a buffer of one); null for after_func timers, and
+                           // once the channel is gone
   TimerFunc fn;
 };
 
@@ -56,7 +63,7 @@ void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now, bool rearmed) {
       } else {
         time_point t{std::chrono::nanoseconds(now)};
         try {
-          s->ch.try_send(t);  // full: a slow ticker reader misses this tick
+          if (s->ch) chan_send(s->ch, &t, false);  // full: a slow ticker reader misses this tick
         } catch (const closed_channel&) {
           // Somebody closed the timer's channel: there is nobody to tell.
         }
@@ -91,28 +98,45 @@ bool stop_locked(TimerState* s) {
   s->entry.seq.store(++s->seq, std::memory_order_release);
   bool prevented = s->pending;
   s->pending = false;
-  if (s->ch && s->ch.try_recv()) prevented = true;  // delivered, not yet received: discard
+  time_point drained;
+  if (s->ch && chan_recv(s->ch, &drained, false) == Recv::value) prevented = true;  // discarded
   return prevented;
 }
 
 }  // namespace
 
-TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn) {
+TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn,
+                        chan<time_point>& ch_out) {
+  chan<time_point> ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
   auto* s = new TimerState;
   s->entry.fire = &fire;
   s->entry.drop = &drop;
   s->fn = fn;
-  s->ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
-  if (s->ch) rt::mark_timer_channel(s->ch.core());
+  if (ch) {
+    s->ch = ch.core();
+    rt::set_timer_of_channel(ch.core(), s);
+    timer_retain(s);  // the channel's reference
+  }
   try {
     std::lock_guard lock(s->lock);
     arm_locked(s, d, period);
   } catch (...) {
+    if (ch) rt::set_timer_of_channel(ch.core(), nullptr);
     s->fn = {};  // on failure fn stays with the caller
     delete s;
     throw;
   }
+  ch_out = std::move(ch);
   return s;
+}
+
+void timer_channel_gone(TimerState* s) noexcept {
+  {
+    std::lock_guard lock(s->lock);  // waits out a fire sending to the channel right now
+    s->ch = nullptr;
+    stop_locked(s);
+  }
+  timer_release(s);  // the channel's reference
 }
 
 void timer_retain(TimerState* s) noexcept { s->refs.fetch_add(1, std::memory_order_relaxed); }
@@ -136,8 +160,6 @@ bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanosec
   arm_locked(s, d, period);
   return prevented;
 }
-
-chan<time_point> timer_channel(TimerState* s) { return s->ch; }
 
 }  // namespace goro::detail
 
