@@ -20,6 +20,18 @@ namespace {
   throw std::system_error(std::make_error_code(code), "goro: bad address \"" + std::string(address) + "\": " + why);
 }
 
+// getaddrinfo's errors, with its own messages (a system_error's what() ends with the code's
+// message: errc::address_not_available's "Cannot assign requested address" misled there). Each
+// is equivalent to errc::address_not_available, so callers test for that as before.
+struct ResolveCategory : std::error_category {
+  const char* name() const noexcept override { return "getaddrinfo"; }
+  std::string message(int rc) const override { return ::gai_strerror(rc); }
+  std::error_condition default_error_condition(int) const noexcept override {
+    return std::make_error_condition(std::errc::address_not_available);
+  }
+};
+const ResolveCategory resolve_category;
+
 std::uint16_t parse_port(std::string_view address, const std::string& port) {
   if (port.empty() || port.size() > 5) bad_address(address, "expected a port number after ':'");
   unsigned long v = 0;
@@ -60,8 +72,7 @@ std::vector<Endpoint> lookup(std::string_view address, const std::string& host, 
   // DNS may take seconds: off the P, like a syscall.
   const int rc = goro::blocking([&] { return ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); });
   if (rc != 0)
-    throw std::system_error(std::make_error_code(std::errc::address_not_available),
-                            "goro: cannot resolve \"" + std::string(address) + "\": " + ::gai_strerror(rc));
+    throw std::system_error(rc, resolve_category, "goro: cannot resolve \"" + std::string(address) + "\"");
   std::vector<Endpoint> out;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     Endpoint e;
