@@ -8,12 +8,17 @@
 //
 // Cancellation takes the node's lock only to flip it to done and detach its children; the
 // children are cancelled after the lock is dropped, and a child unlinking itself takes only its
-// parent's lock: no two context locks are ever held together.
+// parent's lock: no two context locks are ever held together. Go cancels the children while
+// holding the parent's lock, and Err() takes it: once Err() reports a cancellation, or any
+// cancel() has returned, every descendant is cancelled too. goro keeps that promise with
+// `settled`, set once a node's whole subtree is done: err() and a second canceller wait for it.
 #include <goro/context.hpp>
+#include <goro/runtime.hpp>
 
 #include "os/clock.hpp"
 #include "os/spinlock.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +33,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
 
   rt::os::SpinLock lock;
   std::error_code err;
+  std::atomic<bool> settled{false};  // cancelled, and so is every descendant
   std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> children;
   std::optional<Timer> timer;
 
@@ -61,14 +67,26 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
 
   void cancel(std::error_code why, bool unlink) {
     // Iterative, not recursive: a deep tree must not exhaust the canceller's stack.
-    std::vector<std::shared_ptr<ContextNode>> descendants;
-    if (!finish(why, descendants)) return;
+    std::vector<std::shared_ptr<ContextNode>> descendants, ours, theirs;
+    if (!finish(why, descendants)) {
+      wait_settled();  // cancelled by someone else, perhaps still at work
+      return;
+    }
     while (!descendants.empty()) {
       std::shared_ptr<ContextNode> child = std::move(descendants.back());
       descendants.pop_back();
-      child->finish(why, descendants);  // they unlink from us: done
+      // Ours to finish (they unlink from us: done), or cancelled on their own meanwhile.
+      (child->finish(why, descendants) ? ours : theirs).push_back(std::move(child));
     }
+    for (const auto& node : theirs) node->wait_settled();
+    for (const auto& node : ours) node->settled.store(true, std::memory_order_release);
+    settled.store(true, std::memory_order_release);
     if (unlink) unlink_from_parent();
+  }
+
+  // A cancellation walk has no scheduling point and waits for nobody, so this wait is short.
+  void wait_settled() const {
+    while (!settled.load(std::memory_order_acquire)) goro::yield();
   }
 
   // Marks this node done (false if it already was) and appends its live children to `out`.
@@ -122,8 +140,13 @@ chan<std::monostate> Context::done() const { return node_ ? node_->done : chan<s
 
 std::error_code Context::err() const {
   if (!node_) return {};
-  std::lock_guard guard(node_->lock);
-  return node_->err;
+  std::error_code e;
+  {
+    std::lock_guard guard(node_->lock);
+    e = node_->err;
+  }
+  if (e) node_->wait_settled();  // as Go's: a cancelled context's descendants are cancelled
+  return e;
 }
 
 std::optional<time_point> Context::deadline() const { return node_ ? node_->deadline : std::nullopt; }
