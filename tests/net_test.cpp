@@ -167,6 +167,34 @@ TEST_CASE("read returns 0 at end of stream; large writes arrive whole and in ord
   });
 }
 
+TEST_CASE("close_write: the peer reads end of stream and can still answer") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      goro::go([ln] {
+        net::Conn peer = ln.accept();
+        std::string got;
+        char buf[64];
+        while (std::size_t n = peer.read(std::span<char>(buf))) got.append(buf, n);  // to EOF
+        peer.write("got " + got);
+        peer.close();
+      });
+      net::Conn conn = net::dial(ln.address());
+      conn.write(std::string_view("request"));
+      conn.close_write();
+      CHECK_THROWS_AS(conn.write(std::string_view("more")), std::system_error);  // EPIPE
+      std::string answer;
+      char buf[64];
+      while (std::size_t n = conn.read(std::span<char>(buf))) answer.append(buf, n);
+      CHECK(answer == "got request");
+      CHECK(conn.read(std::span<char>(buf, 0)) == 0);  // an empty buffer reads nothing
+      conn.close();
+      CHECK_THROWS_AS(conn.close_write(), std::system_error);  // closed
+      ln.close();
+    });
+  });
+}
+
 TEST_CASE("a non-blocking poll leaves an interrupt to the blocked waiter") {
   // An interrupt (an earlier timer, the runtime stopping) is meant for the worker blocked in
   // epoll_wait. The monitor polls without blocking beside it; when such a poll drained the

@@ -53,7 +53,7 @@ class Conn {
   Conn() = default;  // not connected
   explicit operator bool() const { return s_ != nullptr; }
 
-  // Reads what is available, at least 1 byte; 0 only at end of stream.
+  // Reads what is available, at least 1 byte; 0 only at end of stream (or for an empty buf).
   std::size_t read(std::span<std::byte> buf) const;
   std::size_t read(std::span<char> buf) const { return read(std::as_writable_bytes(buf)); }
   // Writes all of data, or throws.
@@ -61,6 +61,9 @@ class Conn {
   std::size_t write(std::string_view text) const { return write(std::as_bytes(std::span(text.data(), text.size()))); }
 
   void close() const;
+  // Shuts down the sending side (Go's TCPConn.CloseWrite): the peer reads end of stream, and
+  // this side can still read what the peer sends.
+  void close_write() const;
 
   // Deadlines for future and pending calls; time_point{} clears one.
   void set_deadline(time_point t) const;

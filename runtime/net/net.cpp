@@ -104,6 +104,13 @@ void Conn::close() const {
   if (s_) s_->close();
 }
 
+void Conn::close_write() const {
+  Socket& s = checked(s_, "close_write");
+  Socket::Op op(s);
+  std::lock_guard turn(s.write_turn);  // after a write in progress, not in the middle of it
+  if (::shutdown(s.fd, SHUT_WR) != 0) s.throw_errno(detail::os_error(), "close_write");
+}
+
 namespace {
 std::int64_t deadline_ns(time_point t) {
   if (t == time_point{}) return 0;
