@@ -623,6 +623,30 @@ TEST_CASE("Ticker ticks every period, keeping to its phase") {
   });
 }
 
+// A Ticker's tick goes back into the heap before it is delivered, without the heap's lock: its
+// state must outlive a drop in between. (Before the commit that added this test, the last
+// handles going on one worker freed the state under a tick another worker was delivering: a
+// heap-use-after-free under ASan at procs 2 and more.)
+TEST_CASE("Tickers dropped while their ticks are being delivered") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::WaitGroup wg;
+      for (int w = 0; w < 4; ++w) {
+        wg.add(1);
+        goro::go([&] {
+          for (int i = 0; i < 300; ++i) {
+            std::vector<goro::Ticker> tickers;
+            for (int k = 0; k < 16; ++k) tickers.emplace_back(1us);
+            CHECK(tickers[0].channel().recv());
+          }  // all dropped, perhaps with ticks in flight
+          wg.done();
+        });
+      }
+      wg.wait();
+    });
+  });
+}
+
 TEST_CASE("Ticker drops ticks for a slow receiver") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

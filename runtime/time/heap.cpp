@@ -56,6 +56,7 @@ int TimerHeap::run_expired(std::int64_t now) {
           t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
           sift_down(0);
+          if (t->owner) t->owner(t, TimerEntry::Event::keep);
         } else {
           remove_at(0);
         }
@@ -80,7 +81,7 @@ void TimerHeap::discard() {
     changed();
   }
   for (const Slot& s : armed)
-    if (TimerEntry* t = s.entry(); t->drop) t->drop(t);
+    if (TimerEntry* t = s.entry(); t->owner) t->owner(t, TimerEntry::Event::drop);
 }
 
 void TimerHeap::sift_up(std::uint32_t i) {

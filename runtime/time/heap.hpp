@@ -42,8 +42,12 @@ struct TimerEntry {
   std::int64_t period = 0;  // > 0: re-armed every period (tickers), keeping to its phase
   // Called with no lock held. `rearmed`: a periodic entry is already back in the heap.
   void (*fire)(TimerEntry* t, std::uint64_t seq, std::int64_t now, bool rearmed) = nullptr;
-  // Called instead of fire when the heap is discarded (the runtime stopped) while armed.
-  void (*drop)(TimerEntry* t) = nullptr;
+  // The owner's say in the entry's lifetime (null: none), for what the heap does without firing:
+  //   drop: instead of fire, when the heap is discarded (the runtime stopped) while armed;
+  //   keep: a periodic entry is being re-armed to fire, under the heap's lock — its owner keeps
+  //         it alive until fire() has run (a disarm may come in between); fire() undoes that.
+  enum class Event { drop, keep };
+  void (*owner)(TimerEntry* t, Event e) = nullptr;
   std::atomic<std::uint64_t> seq{0};
   std::atomic<TimerHeap*> heap{nullptr};  // where armed; changed under that heap's lock
   std::uint32_t index = 0;                // the position in `heap`

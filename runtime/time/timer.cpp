@@ -70,10 +70,15 @@ void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now, bool rearmed) {
       }
     }
   }
-  if (!rearmed) timer_release(s);  // the heap's reference
+  timer_release(s);  // the heap's reference (it let go of a one-shot), or the one keep() took
 }
 
-void drop(TimerEntry* e) { timer_release(state_of(e)); }
+// The heap's reference: given back when the heap is discarded; doubled while a periodic fire
+// is under way (fire() gives the extra one back), so a disarm meanwhile cannot free s.
+void owner(TimerEntry* e, TimerEntry::Event event) {
+  if (event == TimerEntry::Event::keep) timer_retain(state_of(e));
+  else timer_release(state_of(e));
+}
 
 // Arms s (lock held) d from now; the heap takes a reference.
 void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
@@ -110,7 +115,7 @@ TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds per
   chan<time_point> ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
   auto* s = new TimerState;
   s->entry.fire = &fire;
-  s->entry.drop = &drop;
+  s->entry.owner = &owner;
   s->fn = fn;
   if (ch) {
     s->ch = ch.core();
