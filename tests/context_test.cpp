@@ -434,6 +434,34 @@ TEST_CASE("once err() is set or a cancel() has returned, every descendant is can
   });
 }
 
+// A canceller that waits for another's walk must not be abandoned there when the runtime stops:
+// its own nodes would stay unsettled, and err() on them would spin for ever. (The commit that
+// made err() wait had it wait at a scheduling point; this test then hung.)
+TEST_CASE("a canceller waiting for another's walk when the runtime stops still settles") {
+  goro::Context parent = goro::background();
+  std::function<void()> cancel_parent;
+  std::thread other;
+  goro::run([&] {
+    auto [p, cp] = goro::with_cancel(goro::background());
+    auto [child, cancel_child] = goro::with_cancel(p);
+    parent = p;
+    cancel_parent = cp;
+    std::vector<goro::Context> kids;  // a big subtree under child: a long walk
+    for (int i = 0; i < 100000; ++i) kids.push_back(goro::with_cancel(child).first);
+    std::atomic<bool> started{false};
+    other = std::thread([cancel_child, &started] {
+      started = true;
+      cancel_child();
+    });
+    while (!started) std::this_thread::yield();
+    goro::go([cp = cp] { cp(); });  // finds child taken by the other thread: waits for its walk
+    goro::sleep_for(2ms);
+  });
+  other.join();
+  CHECK(parent.err() == goro::errc::canceled);  // a hang here is the failure
+  cancel_parent();
+}
+
 TEST_CASE("contexts from plain threads") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

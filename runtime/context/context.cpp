@@ -13,13 +13,13 @@
 // cancel() has returned, every descendant is cancelled too. goro keeps that promise with
 // `settled`, set once a node's whole subtree is done: err() and a second canceller wait for it.
 #include <goro/context.hpp>
-#include <goro/runtime.hpp>
 
 #include "os/clock.hpp"
 #include "os/spinlock.hpp"
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -67,26 +67,35 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
 
   void cancel(std::error_code why, bool unlink) {
     // Iterative, not recursive: a deep tree must not exhaust the canceller's stack.
-    std::vector<std::shared_ptr<ContextNode>> descendants, ours, theirs;
+    std::vector<std::shared_ptr<ContextNode>> descendants;
     if (!finish(why, descendants)) {
       wait_settled();  // cancelled by someone else, perhaps still at work
       return;
     }
+    struct Settle {  // at the end, or if the walk throws (bad_alloc): nobody may wait for ever
+      ContextNode* self;
+      std::vector<std::shared_ptr<ContextNode>> ours, theirs;
+      ~Settle() {
+        for (const auto& node : theirs) node->wait_settled();
+        for (const auto& node : ours) node->settled.store(true, std::memory_order_release);
+        self->settled.store(true, std::memory_order_release);
+      }
+    } settle{this, {}, {}};
     while (!descendants.empty()) {
       std::shared_ptr<ContextNode> child = std::move(descendants.back());
       descendants.pop_back();
       // Ours to finish (they unlink from us: done), or cancelled on their own meanwhile.
-      (child->finish(why, descendants) ? ours : theirs).push_back(std::move(child));
+      auto& list = child->finish(why, descendants) ? settle.ours : settle.theirs;
+      list.push_back(std::move(child));
     }
-    for (const auto& node : theirs) node->wait_settled();
-    for (const auto& node : ours) node->settled.store(true, std::memory_order_release);
-    settled.store(true, std::memory_order_release);
     if (unlink) unlink_from_parent();
   }
 
-  // A cancellation walk has no scheduling point and waits for nobody, so this wait is short.
+  // Waits out another canceller's walk. Not at a scheduling point (no goro::yield): a goroutine
+  // abandoned here, the runtime stopping, would leave its own walk unsettled for ever. The walk
+  // waited for has none either, so it runs on another thread meanwhile and the wait is short.
   void wait_settled() const {
-    while (!settled.load(std::memory_order_acquire)) goro::yield();
+    while (!settled.load(std::memory_order_acquire)) std::this_thread::yield();
   }
 
   // Marks this node done (false if it already was) and appends its live children to `out`.
