@@ -25,6 +25,13 @@ int poll_network() {
   return poller.poll(0);
 }
 
+int poll_network_lazily() {
+  constexpr std::int64_t kLazyPollNs = 50'000;  // an I/O wake-up is at most this late; ~0.3% CPU
+  if (!poller.started() || poller.waiters() == 0 || waiter.load(std::memory_order_relaxed)) return 0;
+  if (os::now_ns() - poller.last_poll() < kLazyPollNs) return 0;
+  return poller.poll(0);
+}
+
 int poll_network_unowned() {
   if (!poller.started() || poller.waiters() == 0) return 0;
   return poller.poll(0);

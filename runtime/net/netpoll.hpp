@@ -18,6 +18,10 @@ struct M;
 // how many goroutines were readied. Cheap no-op when nobody waits on a socket.
 int poll_network();
 
+// As poll_network, unless someone polled in the last kLazyPollNs: for yield(), whose loops would
+// otherwise make an epoll_pwait2 call of every pass (~150 ns) once anyone waits on a socket.
+int poll_network_lazily();
+
 // The same from a thread holding no P (the monitor): readied goroutines go to the global queue.
 int poll_network_unowned();
 

@@ -149,7 +149,7 @@ void yield() {
       // switch_away finds nothing and leaves for g0, whose loop then ends
     } else if (const std::int64_t t = p->timers.earliest(); t && t <= os::now_ns()) {
       p->timers_due = true;  // switch_away runs them once we are off this stack
-    } else if (poll_network() == 0) {
+    } else if (poll_network_lazily() == 0) {
       return;  // nothing else to run here
     }
   }
