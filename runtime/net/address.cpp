@@ -30,7 +30,7 @@ struct ResolveCategory : std::error_category {
     return std::make_error_condition(std::errc::address_not_available);
   }
 };
-const ResolveCategory resolve_category;
+const ResolveCategory& resolve_category = *new ResolveCategory;  // never destroyed (std::exit)
 
 std::uint16_t parse_port(std::string_view address, const std::string& port) {
   if (port.empty() || port.size() > 5) bad_address(address, "expected a port number after ':'");

@@ -16,7 +16,8 @@
 
 namespace goro::rt {
 
-Poller poller;
+PollerStorage::PollerStorage() : value() {}
+PollerStorage poller_storage;
 
 namespace {
 

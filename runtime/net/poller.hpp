@@ -109,6 +109,14 @@ class Poller {
   std::vector<PollDesc*>& all_ = *new std::vector<PollDesc*>;
 };
 
-extern Poller poller;
+// Never destroyed, as the scheduler (sched/sched.hpp): std::exit() inside a run destroys static
+// objects while the workers may still be polling.
+union PollerStorage {
+  Poller value;
+  PollerStorage();
+  ~PollerStorage() {}
+};
+extern PollerStorage poller_storage;
+inline constinit Poller& poller = poller_storage.value;
 
 }  // namespace goro::rt
