@@ -9,6 +9,7 @@
 
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -44,16 +45,22 @@ inline void serve(const std::string& addr, void (*handle)(goro::net::Conn), sigs
     stopping = true;
     listener.close();  // wakes the accept() below, which throws
   });
+  // After a failed accept (e.g. out of file descriptors), wait 5 ms, doubling up to 1 s while
+  // it keeps failing (as Go's http.Server backs off), and say so once per failing spell.
+  using namespace std::chrono_literals;
+  std::chrono::milliseconds backoff{0};
   for (;;) {
     goro::net::Conn conn;
     try {
       conn = listener.accept();
     } catch (const std::system_error& e) {
       if (stopping) break;
-      std::fprintf(stderr, "accept: %s\n", e.what());  // e.g. out of file descriptors
-      goro::sleep_for(std::chrono::milliseconds(10));
+      if (backoff.count() == 0) std::fprintf(stderr, "accept: %s; retrying\n", e.what());
+      backoff = backoff.count() == 0 ? 5ms : std::min<std::chrono::milliseconds>(backoff * 2, 1s);
+      goro::sleep_for(backoff);
       continue;
     }
+    backoff = 0ms;
     goro::go(handle, conn);
   }
   goro::blocking([&] { stopper.join(); });
