@@ -16,8 +16,7 @@
 
 namespace goro::rt {
 
-PollerStorage::PollerStorage() : value() {}
-PollerStorage poller_storage;
+os::NeverDestroyed<Poller> poller_storage;
 
 namespace {
 

@@ -25,6 +25,7 @@
 // closed (nothing leaks) and their PollDescs retired, not reused.
 #pragma once
 
+#include "os/never_destroyed.hpp"
 #include "os/spinlock.hpp"
 #include "sched/wait.hpp"
 #include "time/heap.hpp"
@@ -109,14 +110,8 @@ class Poller {
   std::vector<PollDesc*>& all_ = *new std::vector<PollDesc*>;
 };
 
-// Never destroyed, as the scheduler (sched/sched.hpp): std::exit() inside a run destroys static
-// objects while the workers may still be polling.
-union PollerStorage {
-  Poller value;
-  PollerStorage();
-  ~PollerStorage() {}
-};
-extern PollerStorage poller_storage;
+// Never destroyed (os/never_destroyed.hpp): the workers may still be polling.
+extern os::NeverDestroyed<Poller> poller_storage;
 inline constinit Poller& poller = poller_storage.value;
 
 }  // namespace goro::rt

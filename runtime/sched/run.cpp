@@ -39,8 +39,7 @@
 
 namespace goro::rt {
 
-SchedStorage::SchedStorage() : value() {}
-SchedStorage sched_storage;
+os::NeverDestroyed<Sched> sched_storage;
 
 namespace {
 

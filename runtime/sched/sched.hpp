@@ -20,6 +20,7 @@
 #pragma once
 
 #include "fiber/stack.hpp"
+#include "os/never_destroyed.hpp"
 #include "sched/config.hpp"
 #include "sched/g.hpp"
 #include "sched/globalq.hpp"
@@ -92,16 +93,8 @@ struct Sched {
   std::unique_ptr<Monitor> monitor;
 };
 
-// The one scheduler, never destroyed: std::exit() called while a runtime runs (a C++ program's
-// os.Exit) runs static destructors while the workers still run goroutines on this state. A
-// union member is destroyed only by hand, and nothing does. (`sched` is bound at compile time:
-// using it costs no pointer load.)
-union SchedStorage {
-  Sched value;
-  SchedStorage();
-  ~SchedStorage() {}
-};
-extern SchedStorage sched_storage;
+// The one scheduler, never destroyed (os/never_destroyed.hpp).
+extern os::NeverDestroyed<Sched> sched_storage;
 inline constinit Sched& sched = sched_storage.value;
 
 // ---- schedule.cpp ----
