@@ -200,7 +200,7 @@ bool chan_send(ChanCore* core, void* value, bool block) {
   // Go's fast path: a non-blocking send on an open channel with no room fails without the lock.
   if (!block && !c->closed.load(std::memory_order_acquire) &&
       (c->cap == 0 ? c->recvq.empty() : c->count.load(std::memory_order_relaxed) == c->cap)) {
-    if (!on_worker_thread()) [[unlikely]] note_plain_thread();  // a possible waker from now on
+    note_plain_thread();  // a possible waker from now on
     return false;
   }
 
@@ -221,7 +221,7 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
   // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
   if (!block && (c->cap == 0 ? c->sendq.empty() : c->count.load(std::memory_order_acquire) == 0) &&
       !c->closed.load(std::memory_order_acquire)) {
-    if (!on_worker_thread()) [[unlikely]] note_plain_thread();
+    note_plain_thread();
     return Recv::nothing;
   }
 

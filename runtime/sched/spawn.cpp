@@ -76,9 +76,9 @@ void register_external_thread() {
   sched.external_threads.fetch_add(1, std::memory_order_seq_cst);
 }
 
-void note_plain_thread() {
+void note_plain_thread_slow() {  // not on a worker thread (note_plain_thread in wait.hpp)
   if (external_thread.generation == sched.generation.load(std::memory_order_acquire)) return;
-  if (current_m() || !try_enter_external()) return;  // a worker (inside blocking(): see above)
+  if (!try_enter_external()) return;
   register_external_thread();
   leave_external();
 }

@@ -71,7 +71,12 @@ class Waiter {
 [[noreturn]] void block_forever(WaitReason reason);
 
 // A plain thread about to use a goro primitive: counts it as a possible waker for deadlock
-// detection while a runtime runs (see spawn.cpp). No-op on a goroutine or without a runtime.
-void note_plain_thread();
+// detection while a runtime runs (see spawn.cpp). No-op on a worker thread (a goroutine, or one
+// inside blocking()) or without a runtime; on a worker it costs one thread-local read, so the
+// lock-free fast paths may call it too.
+void note_plain_thread_slow();
+inline void note_plain_thread() {
+  if (!on_worker_thread()) [[unlikely]] note_plain_thread_slow();
+}
 
 }  // namespace goro::rt

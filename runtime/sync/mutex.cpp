@@ -104,7 +104,7 @@ bool Mutex::try_lock() {
   std::int32_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
     if (old & (kLocked | kStarving)) {
-      if (!detail::current_goroutine()) detail::note_plain_thread();  // it may come back
+      rt::note_plain_thread();  // it may come back
       return false;
     }
     if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) {

@@ -59,7 +59,7 @@ void WaitGroup::wait() {
   std::uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
     if ((state >> 32) == 0) {
-      if (!on_worker_thread()) note_plain_thread();
+      note_plain_thread();
       return;
     }
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
