@@ -223,7 +223,8 @@ TEST_CASE("urgent (out-of-band) data does not stall a reader") {
   // TCP stops a read short at an urgent mark, with data still queued behind it and no further
   // readiness event to come: a reader that took a short read for an empty socket (to save the
   // read that fails with EAGAIN) would wait forever here. So would one at a FIN or RST that
-  // arrived with the last data.
+  // arrived with the last data. Conn::read saves that read only until an event reports such a
+  // mark, a hang-up or an error.
   each_procs({1u, 2u}, [](goro::Config c) {
     goro::run(c, [] {
       net::Listener ln = net::listen("127.0.0.1:0");
@@ -251,6 +252,11 @@ TEST_CASE("urgent (out-of-band) data does not stall a reader") {
       std::string got;
       while (got.size() < 6) got.append(buf, read_some());  // a stalled read times out and throws
       CHECK(got == "abcefg");  // the urgent byte is out of band (SO_OOBINLINE is off)
+      // Nothing left: the next read waits for data (here: until its deadline), not in a loop of
+      // reads that fail with EAGAIN.
+      conn.set_read_deadline(std::chrono::steady_clock::now() + 20ms);
+      CHECK_THROWS_AS(read_some(), net::timeout_error);
+      conn.set_read_deadline({});
       ::close(raw);
       CHECK(read_some() == 0);
       ln.close();

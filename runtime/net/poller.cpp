@@ -108,10 +108,11 @@ PollDesc* Poller::open(int fd) {
   pd->rg.store(kNil);
   pd->wg.store(kNil);
   pd->closing.store(false);
+  pd->short_reads_unreliable.store(false);
   pd->rd = pd->wd = 0;
   pd->seq.fetch_add(1, std::memory_order_release);  // publishes the fields above to poll()
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.u64 = tag(pd);
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int err = errno;
@@ -264,7 +265,9 @@ int Poller::poll(std::int64_t timeout_ns) {
     auto* pd = reinterpret_cast<PollDesc*>(data & ((std::uint64_t{1} << 48) - 1));
     if ((data >> 48) != (pd->seq.load(std::memory_order_acquire) & 0xffff)) continue;  // since closed
     const std::uint32_t e = events[i].events;
-    const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR);
+    if (e & (EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))  // before the gate publishes the event
+      pd->short_reads_unreliable.store(true, std::memory_order_relaxed);
     const bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
     for (auto [gate, fired] : {std::pair{&pd->rg, readable}, std::pair{&pd->wg, writable}}) {
       if (!fired) continue;

@@ -45,6 +45,10 @@ struct PollDesc {
   std::atomic<std::uint32_t> seq{0};
   std::atomic<std::uintptr_t> rg{0}, wg{0};
   std::atomic<bool> closing{false};
+  // Set by poll() when an event reported a hang-up, an error or urgent data, and never cleared:
+  // a read then stops short of the end of stream, the error or the data behind an urgent mark,
+  // and no further event would say so — a short read no longer means an empty socket.
+  std::atomic<bool> short_reads_unreliable{false};
 
   // Deadlines (steady-clock ns; 0 none; -1 passed), under `lock`, with one timer per direction.
   os::SpinLock lock;
@@ -70,6 +74,13 @@ class Poller {
 
   // Before a syscall: closing, or the deadline for that direction already passed?
   PollResult check(PollDesc* pd, bool write);
+  // Consumes an event that arrived for that direction since the last wait or take_event: true if
+  // there was one.
+  bool take_event(PollDesc* pd, bool write) {
+    std::atomic<std::uintptr_t>& gate = write ? pd->wg : pd->rg;
+    return gate.load(std::memory_order_acquire) == kReady &&
+           gate.exchange(kNil, std::memory_order_acq_rel) == kReady;
+  }
   // Waits until fd may be ready for `write` or not. The caller then retries its syscall.
   PollResult wait(PollDesc* pd, bool write);
   // Sets a read and/or write deadline (steady-clock ns; 0 clears it).

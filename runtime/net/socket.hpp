@@ -36,6 +36,9 @@ struct Socket {
   std::string local, remote;       // "host:port", filled in when known
 
   Mutex read_turn, write_turn;
+  // Under read_turn: the last read returned less than it asked for, so the socket was empty then
+  // (see Conn::read).
+  bool read_drained = false;
 
   void close();
 
