@@ -169,6 +169,25 @@ TEST_CASE("dump lists every goroutine with state, wait reason, time waited and s
   CHECK(contains(none.str(), "no runtime is running"));
 }
 
+// A `go` call in tail position: the optimizer may turn the call into a jump, and a return address
+// taken inside go() would then name the caller's caller.
+void parked_goroutine() { park_forever(); }
+const int tail_spawn_line = __LINE__ + 2;
+[[gnu::noinline]] void spawn_in_tail_position() {
+  goro::go(parked_goroutine);
+}
+
+TEST_CASE("dump names the line of a go call in tail position") {
+  goro::run([] {
+    spawn_in_tail_position();
+    goro::yield();
+    std::ostringstream out;
+    goro::dump(out);
+    const std::string site = "diag_test.cpp:" + std::to_string(tail_spawn_line) + " in spawn_in_tail_position";
+    CHECK_MESSAGE(contains(out.str(), site), out.str());
+  });
+}
+
 TEST_CASE("stats") {
   each_procs([](goro::Config c) {
     goro::run(c, [c] {

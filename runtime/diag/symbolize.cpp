@@ -5,7 +5,8 @@
 // the functions inlined at an address. A `go` call usually sits in a lambda that the optimizer
 // inlined into its caller (goroutine 1's body inlined into goro::run), and the outermost frame
 // then names goro's header instead of the user's line. libbacktrace reports the inlined frames
-// innermost first; the first is the `go` call itself.
+// innermost first: go() itself (always inlined, goro/runtime.hpp), which is skipped, then the
+// function with the `go` call.
 #include "diag/symbolize.hpp"
 
 #include <backtrace.h>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 namespace goro::rt {
@@ -40,6 +42,11 @@ std::string demangle(const char* name) {
   return s;
 }
 
+bool in_go(const char* file) {
+  constexpr std::string_view header = "goro/runtime.hpp";
+  return file && std::string_view(file).ends_with(header);
+}
+
 int innermost_frame(void* data, std::uintptr_t, const char* file, int line, const char* function) {
   auto& site = *static_cast<Site*>(data);
   if (file) {
@@ -47,7 +54,7 @@ int innermost_frame(void* data, std::uintptr_t, const char* file, int line, cons
     site.line = line;
   }
   if (function) site.function = demangle(function);
-  return 1;  // stop: the frames after this one are the functions it was inlined into
+  return in_go(file) ? 0 : 1;  // stop at the first frame outside go(): the one that called it
 }
 
 void symbol(void* data, std::uintptr_t, const char* name, std::uintptr_t, std::uintptr_t) {

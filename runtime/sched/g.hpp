@@ -40,7 +40,7 @@ struct alignas(64) G {
   std::atomic<GStatus> status{GStatus::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   std::atomic<std::int64_t> wait_since{0};         // coarse clock, ns
-  std::atomic<const void*> spawn_pc{nullptr};      // return address of the go() call
+  std::atomic<const void*> spawn_pc{nullptr};      // where go() returns from spawn_commit
   // While parked, and once readied until it runs again: how to take this goroutine out of
   // whatever queue it waits in (a select stays on its other channels), should the
   // runtime stop and abandon it (its wait record lives on its stack, which is about to go).

@@ -103,9 +103,9 @@ TaskSlot* spawn_begin() {
   return &new_g(nullptr)->task;
 }
 
-void spawn_commit(TaskSlot* slot, const void* spawn_pc) noexcept {
+void spawn_commit(TaskSlot* slot) noexcept {
   G* g = G::of(slot);
-  g->spawn_pc.store(spawn_pc, std::memory_order_relaxed);
+  g->spawn_pc.store(__builtin_return_address(0), std::memory_order_relaxed);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   RuntimeSection section;
   M* m = section.m();
