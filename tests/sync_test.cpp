@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <sstream>
@@ -28,6 +29,18 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Destroys *p and takes its memory back at once, filled with 0x41 (malloc hands a just-freed
+// block of the same size out again): a late touch of the old object finds garbage, not its last
+// state. Under ASan the freed block is quarantined instead, and a touch is a heap-use-after-free.
+// Free the result with ::operator delete.
+template <class T>
+void* destroy_and_reuse(T* p) {
+  delete p;
+  void* block = ::operator new(sizeof(T));
+  std::memset(block, 0x41, sizeof(T));
+  return block;
+}
 
 }  // namespace
 
@@ -628,6 +641,28 @@ TEST_CASE("WaitGroup: reuse after wait returned") {
   });
 }
 
+// Likewise a WaitGroup may be destroyed once its counter reaches zero, before its waiters
+// return. Before the fix a woken wait() read the state again (Go's reuse check): at procs 1 it
+// found the garbage and threw "reused before the previous wait() has returned".
+TEST_CASE("WaitGroup: may be destroyed once the counter reaches zero, before its waiters return") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      auto* wg = new goro::WaitGroup;
+      wg->add(1);
+      goro::chan<int> back(1);
+      goro::go([&] {
+        wg->wait();
+        back.send(1);
+      });
+      REQUIRE(wait_parked("sync.WaitGroup.Wait"));
+      wg->done();
+      void* reused = destroy_and_reuse(wg);
+      back.recv();
+      ::operator delete(reused);
+    });
+  });
+}
+
 TEST_CASE("WaitGroup: a negative counter throws std::logic_error and leaves the group usable") {
   goro::run([] {
     goro::WaitGroup wg;
@@ -857,6 +892,36 @@ TEST_CASE("Cond: signal wakes exactly one waiter, broadcast wakes all (Go's Test
       CHECK(!late.try_recv());
       cond.signal();
       late.recv();
+    });
+  });
+}
+
+// As with std::condition_variable, a Cond may be destroyed once every waiter is notified, even
+// before they return from wait(). At procs 1 the woken waiter runs only once main blocks, after
+// the Cond is gone: before the fix its wait() re-locked the mutex through the destroyed Cond.
+TEST_CASE("Cond: may be destroyed once every waiter is notified, before they return") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      goro::Mutex mu;
+      auto* cond = new goro::Cond(mu);
+      bool ready = false;
+      goro::chan<int> back(1);
+      goro::go([&] {
+        {
+          std::unique_lock lock(mu);
+          while (!ready) cond->wait();
+        }
+        back.send(1);
+      });
+      REQUIRE(wait_parked("sync.Cond.Wait"));
+      {
+        std::lock_guard lock(mu);
+        ready = true;
+        cond->broadcast();
+      }
+      void* reused = destroy_and_reuse(cond);
+      back.recv();
+      ::operator delete(reused);
     });
   });
 }

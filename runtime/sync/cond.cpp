@@ -31,11 +31,15 @@ struct CondAccess {
 
 void Cond::wait() {
   using namespace rt;
+  // Once notified, the waiter must not touch *this again: like std::condition_variable, a Cond
+  // may be destroyed as soon as every waiter is notified, before they return. So the mutex is
+  // remembered here, and nothing after the wake-up reads a member.
+  Mutex& mutex = mutex_;
   WaitQ q(waiters_);
   q.lock();
   const std::uint64_t ticket = wait_ticket_++;
   q.unlock();
-  mutex_.unlock();
+  mutex.unlock();
   q.lock();
   if (ticket < notify_ticket_) {
     q.unlock();
@@ -45,9 +49,9 @@ void Cond::wait() {
     w.want = static_cast<std::int64_t>(ticket);
     w.settle = &CondAccess::settle;
     w.owner = this;
-    q.wait(w, WaitReason::sync_cond);
+    q.wait(w, WaitReason::sync_cond);  // returns with *this possibly gone
   }
-  mutex_.lock();
+  mutex.lock();
 }
 
 void Cond::signal() {

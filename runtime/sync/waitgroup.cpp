@@ -63,9 +63,10 @@ void WaitGroup::wait() {
       return;
     }
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
+      // Woken, the waiter must not touch *this again: the group may be destroyed as soon as
+      // the counter reaches zero, before its waiters return. So, unlike Go (whose collector
+      // keeps the group alive), there is no check here for a reuse before wait() returned.
       sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::settle, this);
-      if (state_.load(std::memory_order_acquire) != 0)
-        throw std::logic_error("goro: WaitGroup is reused before the previous wait() has returned");
       return;
     }
   }
