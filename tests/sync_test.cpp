@@ -688,6 +688,38 @@ TEST_CASE("WaitGroup: a negative counter throws std::logic_error and leaves the 
   });
 }
 
+// A done() that would make the counter negative throws and must leave no trace. Before the fix
+// it published the negative counter and then undid it; a wait() in between took the counter for
+// nonzero, registered as a waiter, and was never woken (counter 0, one waiter, for good: a
+// deadlock once the thread is done). A thread calls done() over and over while main calls
+// wait() over and over; the failure showed within a few thousand calls.
+TEST_CASE("WaitGroup: a refused done() racing with wait() does not leave the waiter hanging") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      const long calls = scaled(80000);
+      goro::WaitGroup wg;  // its counter stays 0 throughout
+      std::atomic<long> refused{0};
+      std::atomic<bool> started{false}, finished{false};
+      std::thread t([&] {
+        started = true;
+        for (long i = 0; i < calls; ++i) {
+          try {
+            wg.done();
+          } catch (const std::logic_error&) {
+            ++refused;
+          }
+        }
+        finished = true;
+      });
+      while (!started.load()) {
+      }
+      while (!finished.load()) wg.wait();
+      t.join();
+      CHECK(refused.load() == calls);
+    });
+  });
+}
+
 TEST_CASE("WaitGroup: plain threads wait and are waited for, with and without a runtime") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

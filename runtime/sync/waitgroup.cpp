@@ -36,13 +36,18 @@ void WaitGroup::add(std::int64_t delta) {
   if (delta < INT32_MIN || delta > INT32_MAX)
     throw std::invalid_argument("goro: WaitGroup::add of " + std::to_string(delta) + " is out of range");
   const std::uint64_t shifted = static_cast<std::uint64_t>(delta) << 32;
-  const std::uint64_t state = state_.fetch_add(shifted, std::memory_order_acq_rel) + shifted;
+  // A CAS, not Go's fetch_add-then-check: a negative counter is refused before it is published.
+  // Published and undone, a wait() in between would take the transient counter for nonzero,
+  // register as a waiter, and never be woken (nobody brings the counter to zero again).
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  std::uint64_t state;
+  do {
+    state = old + shifted;
+    if (static_cast<std::int32_t>(state >> 32) < 0)  // the group stays usable
+      throw std::logic_error("goro: negative WaitGroup counter (done() called more often than add())");
+  } while (!state_.compare_exchange_weak(old, state, std::memory_order_acq_rel, std::memory_order_relaxed));
   const auto counter = static_cast<std::int32_t>(state >> 32);
   const auto waiters = static_cast<std::uint32_t>(state);
-  if (counter < 0) {
-    state_.fetch_sub(shifted, std::memory_order_relaxed);  // undo: the group stays usable
-    throw std::logic_error("goro: negative WaitGroup counter (done() called more often than add())");
-  }
   if (waiters != 0 && delta > 0 && counter == delta)
     throw std::logic_error("goro: WaitGroup misuse: add() called concurrently with wait() at zero");
   if (delta > 0) note_plain_thread();  // a plain thread that adds will call done() later
