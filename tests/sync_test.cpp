@@ -1640,10 +1640,12 @@ TEST_CASE("Mutex: a waiter woken just before the runtime stops does not break it
 }
 
 // From main at procs 1: leaves `mu` locked by main, in starvation mode, with one goroutine queued.
-void hold_starving_with_one_waiter(goro::Mutex& mu) {
+// That goroutine sets `took`, if given, once it has the mutex.
+void hold_starving_with_one_waiter(goro::Mutex& mu, std::atomic<bool>* took = nullptr) {
   mu.lock();
-  goro::go([&] {
+  goro::go([&mu, took] {
     mu.lock();
+    if (took) *took = true;
     mu.unlock();
   });
   REQUIRE(wait_parked("sync.Mutex.Lock"));
@@ -1687,6 +1689,24 @@ TEST_CASE("a Cond or WaitGroup that woke its goroutine may go before the gorouti
     REQUIRE(wait_parked("sync.WaitGroup.Wait"));
     wg->done();
     delete wg;
+  });
+}
+
+// unlock() is no scheduling point (README, "No preemption"), not even a starving Mutex's
+// hand-off: the caller may hold a std::mutex or a thread-local reference across it. Before the
+// fix the hand-off yielded to the waiter, which ran before unlock() returned (and the caller
+// came back, at procs > 1, possibly on another thread).
+TEST_CASE("Mutex: a starving unlock hands the mutex over without running the waiter") {
+  goro::run(one_proc(), [] {
+    goro::Mutex mu;
+    std::atomic<bool> took{false};
+    hold_starving_with_one_waiter(mu, &took);
+    mu.unlock();  // hands mu to the waiter, which is now in our runnext
+    CHECK(!took.load());
+    CHECK(!mu.try_lock());  // handed over (starvation mode), though the waiter has not run yet
+    REQUIRE(eventually([&] { return took.load(); }));
+    CHECK(mu.try_lock());  // the waiter was the last: normal mode again, and free
+    mu.unlock();
   });
 }
 

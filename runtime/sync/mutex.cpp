@@ -10,6 +10,8 @@
 // mutex to starvation mode: unlock then hands ownership directly to the waiter at the head of
 // the queue, and new arrivals queue at the tail without trying. The last waiter, or one that
 // waited less than kStarvationNs, switches back. This bounds tail latency (Go's reasoning).
+// Unlike Go's, the unlocker does not yield to the waiter it hands the mutex to: unlock is no
+// scheduling point (README, "No preemption"); the waiter runs at the unlocker's next one.
 //
 // Spinning: a goroutine that finds the mutex locked spins briefly — at most kSpinRounds rounds
 // — only while the holder is a goroutine running on a worker (not parked, not a plain thread
@@ -178,8 +180,9 @@ void Mutex::unlock_slow(std::int32_t state) {
     wake_waiter(state);
     return;
   }
-  // Starvation mode: hand ownership to the first waiter and let it run at once. kLocked stays
-  // clear until that waiter sets it (lock_slow), but kStarving keeps newcomers from taking it.
+  // Starvation mode: hand ownership to the first waiter. kLocked stays clear until that waiter
+  // sets it (lock_slow), but kStarving keeps newcomers from taking it: they queue behind it. It
+  // runs at our next scheduling point (unlock itself is none), which bounds the wait as well.
   sema_release(sema_, true);
 }
 

@@ -1,8 +1,6 @@
 // runtime/sync/waitlist.cpp
 #include "sync/waitlist.hpp"
 
-#include <goro/runtime.hpp>
-
 namespace goro::rt {
 namespace {
 
@@ -113,9 +111,11 @@ void sema_release(detail::WaitList& l, bool handoff) {
   }
   w->handed = handoff;
   q.unlock();
-  const bool run_it_now = handoff && w->party.is_goroutine() && current_g();
+  // No yield here, even for a hand-off (Go's semrelease yields): a release is not a scheduling
+  // point (README, "No preemption"), and a caller may hold a std::mutex or a thread-local
+  // reference across unlock(). A goroutine woken from a worker sits in our runnext and runs at
+  // our next scheduling point.
   w->party.wake();
-  if (run_it_now) goro::yield();  // the woken goroutine is in our runnext: let it go first
 }
 
 }  // namespace goro::rt

@@ -98,7 +98,9 @@ class WaitQ {  // operations on a detail::WaitList
 // Go's semacquire / semrelease on a WaitList. `settle`, `owner`: see SyncWaiter.
 void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false,
                   const SettleOps* settle = nullptr, void* owner = nullptr);
-// `handoff`: the woken goroutine runs next, right away (a starving Mutex's hand-off).
+// `handoff`: the woken waiter is handed ownership (a starving Mutex's hand-off), which settling
+// must know (SyncWaiter::handed). It runs at the caller's next scheduling point, not before
+// sema_release returns.
 void sema_release(detail::WaitList& l, bool handoff = false);
 
 }  // namespace goro::rt
