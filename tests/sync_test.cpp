@@ -30,15 +30,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Destroys *p and takes its memory back at once, filled with 0x41 (malloc hands a just-freed
+// Destroys *p and takes its memory back at once, filled with `fill` (malloc hands a just-freed
 // block of the same size out again): a late touch of the old object finds garbage, not its last
 // state. Under ASan the freed block is quarantined instead, and a touch is a heap-use-after-free.
 // Free the result with ::operator delete.
 template <class T>
-void* destroy_and_reuse(T* p) {
+void* destroy_and_reuse(T* p, unsigned char fill = 0x41) {
   delete p;
   void* block = ::operator new(sizeof(T));
-  std::memset(block, 0x41, sizeof(T));
+  std::memset(block, fill, sizeof(T));
   return block;
 }
 
@@ -444,6 +444,55 @@ TEST_CASE("RWMutex: a waiting writer blocks new readers") {
       CHECK(rw.try_lock());
       CHECK(!rw.try_lock_shared());
       rw.unlock();
+    });
+  });
+}
+
+// A reader let in by a writer's unlock() may see the writer's work done and destroy the RWMutex,
+// as it could a std::shared_mutex: unlock() must not touch it after letting readers in. Before
+// the fix it unlocked its inner Mutex last, in freed memory. Here that memory is reused at once,
+// zeroed, so such a late unlock dies with "unlock of an unlocked goro::Mutex" (and is a
+// heap-use-after-free under ASan); the block is also checked for any write once the writer is
+// back. The writer is a plain thread, so it runs beside the reader even at procs 1.
+TEST_CASE("RWMutex: a reader may destroy it once the writer's unlock() let it in") {
+  struct Shared {
+    goro::RWMutex rw;
+    bool finished = false;
+  };
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      const long rounds = scaled(20000);
+      goro::chan<Shared*> to_writer(1);
+      goro::chan<int> writer_back(1);
+      std::thread writer([&] {
+        while (Shared* s = to_writer.recv().value_or(nullptr)) {
+          s->rw.lock();
+          s->finished = true;
+          s->rw.unlock();
+          writer_back.send(1);
+        }
+      });
+      for (long i = 0; i < rounds; ++i) {
+        auto* s = new Shared;
+        goro::chan<void*> reader_back(1);
+        goro::go([s, &reader_back] {
+          for (;;) {
+            s->rw.lock_shared();
+            const bool finished = s->finished;
+            s->rw.unlock_shared();
+            if (finished) break;
+          }
+          reader_back.send(destroy_and_reuse(s, 0));
+        });
+        to_writer.send(s);
+        auto* block = static_cast<unsigned char*>(reader_back.recv().value());
+        writer_back.recv();
+        const bool untouched = std::all_of(block, block + sizeof(Shared), [](unsigned char b) { return b == 0; });
+        ::operator delete(block);
+        if (!untouched) FAIL("unlock() wrote to the RWMutex after a reader destroyed it, in round " << i);
+      }
+      to_writer.send(nullptr);
+      writer.join();
     });
   });
 }

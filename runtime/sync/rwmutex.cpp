@@ -5,6 +5,23 @@
 // waiting writer blocks new readers, so writers never starve. The readers already in are
 // counted into departing_; the last of them to leave wakes the writer. On unlock the writer adds
 // kMaxReaders back and wakes the readers that queued meanwhile.
+//
+// Unlike Go, unlock() releases writer_ first and lets readers in last. A reader let in may see
+// that the writer is done and destroy the RWMutex (a writer's std::shared_mutex::unlock may be
+// followed at once by that); Go's order (readers first, writer_ last) would then write freed
+// memory. So the next writer can take writer_ while the previous one has not added kMaxReaders
+// back yet (readers_ is then kMaxReaders lower still). Its lock() sees readers_ < 0 and leaves
+// the counting to the previous writer, whose add then returns a negative count too: it lets in
+// the readers that queued (they go first, as in Go), counts them into departing_ for the next
+// writer, and wakes that writer itself if there are none. Either way, the step that lets
+// readers in is the last touch of *this that a party who may destroy it could wait for: after
+// the add, unlock() goes on only to release readers that are still blocked in lock_shared() or
+// a writer blocked in lock(), which keep the RWMutex alive (the last touch of each release is
+// the list's unlock, before the wake-up).
+//
+// At most two writers are ever past writer_ without having added kMaxReaders back: the next
+// writer's lock() returns only after the previous one's add (its wake-up comes after it), so
+// readers_ >= -2 * kMaxReaders = INT32_MIN.
 #include "sync/fatal.hpp"
 #include "sync/waitlist.hpp"
 
@@ -25,9 +42,10 @@ struct RWMutexAccess {
   // A reader queued behind a writer is counted in readers_. While a writer is pending or holds
   // the lock (readers_ < 0), uncount it. Otherwise the writer's unlock() has already let it in,
   // and is about to release a token for it: it leaves again (it never held the lock for the
-  // program), and that token must go to nobody. No other writer can be pending meanwhile: the
-  // unlocking writer still holds writer_. The CAS decides between the two atomically with the
-  // writer's unlock().
+  // program), and that token must go to nobody. No unlock() is midway while settling: a plain
+  // thread holds a WakeFence across it, and a goroutine has no scheduling point in it; so no
+  // other writer can be pending behind an unlock that has yet to release its readers. The CAS
+  // decides between the two atomically with the writer's unlock().
   static void unqueued_reader(SyncWaiter& w, WakeList&) {
     auto& readers = static_cast<RWMutex*>(w.owner)->readers_;
     std::int32_t c = readers.load(std::memory_order_relaxed);
@@ -93,9 +111,10 @@ void RWMutex::unlock_shared() {
 
 void RWMutex::lock() {
   writer_.lock();
-  const std::int32_t r = readers_.fetch_sub(kMaxReaders, std::memory_order_acquire);
-  // Wait for the readers that were in.
-  if (r != 0 && departing_.fetch_add(r, std::memory_order_acquire) + r != 0)
+  const std::int32_t r = readers_.fetch_sub(kMaxReaders, std::memory_order_acq_rel);
+  if (r < 0)  // the previous writer has not let readers in yet: it counts them for us, and wakes us
+    sema_acquire(writer_sema_, WaitReason::sync_rwmutex_lock, false, &RWMutexAccess::writer, this);
+  else if (r != 0 && departing_.fetch_add(r, std::memory_order_acquire) + r != 0)  // the readers in
     sema_acquire(writer_sema_, WaitReason::sync_rwmutex_lock, false, &RWMutexAccess::writer, this);
 }
 
@@ -111,10 +130,26 @@ bool RWMutex::try_lock() {
 }
 
 void RWMutex::unlock() {
-  const std::int32_t r = readers_.fetch_add(kMaxReaders, std::memory_order_release) + kMaxReaders;
-  if (r >= kMaxReaders) fatal("unlock of an RWMutex not locked for writing");
-  for (std::int32_t i = 0; i < r; ++i) sema_release(reader_sema_);  // the readers that queued
-  writer_.unlock();
+  // Locked for writing, readers_ is negative (a next writer could only make it more so).
+  if (readers_.load(std::memory_order_relaxed) >= 0) fatal("unlock of an RWMutex not locked for writing");
+  // Held across the hand-over, so that teardown never settles a waiter midway (RWMutexAccess).
+  WakeFence fence;
+  writer_.unlock();  // first: once readers are in, *this may be gone (see the top)
+  const std::int32_t r = readers_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
+  if (r >= 0) {  // no writer came in meanwhile: r readers queued behind us
+    for (std::int32_t i = 0; i < r; ++i) sema_release(reader_sema_);
+    return;
+  }
+  // The next writer subtracted kMaxReaders before our add: its lock() waits for us. The readers
+  // that queued go first; it waits for them to leave.
+  const std::int32_t queued = r + kMaxReaders;
+  if (queued == 0) {
+    sema_release(writer_sema_);
+    return;
+  }
+  // Counted before they are let in: none of them can leave before, so this never reaches 0.
+  departing_.fetch_add(queued, std::memory_order_acq_rel);
+  for (std::int32_t i = 0; i < queued; ++i) sema_release(reader_sema_);
 }
 
 }  // namespace goro
