@@ -126,6 +126,50 @@ TEST_CASE("a deadlock is still detected after goro calls inside blocking()") {
   }
 }
 
+// Whether goro::dump shows goroutine 1 (main) parked with wait reason `reason`.
+static bool main_parked(const std::string& reason) {
+  std::ostringstream out;
+  goro::dump(out);
+  return contains(out.str(), "goroutine 1 [" + reason + ", ");
+}
+
+// A plain thread counts as a possible waker only until it exits. Main parks while the thread is
+// alive — the worker's look finds a waker and gives up — and then the thread exits, the last
+// party that could have woken main: no worker parks after that, yet the deadlock must be seen.
+GORO_CHILD("deadlock once the last plain thread exits") {
+  ::alarm(20);
+  for (unsigned procs : {1u, 2u}) {
+    goro::Config c;
+    c.procs = procs;
+    std::thread sender;
+    try {
+      goro::run(c, [&sender] {
+        goro::chan<int> ch;
+        sender = std::thread([ch]() mutable {
+          ch.send(1);  // registers this thread as a possible waker
+          while (!main_parked("chan receive")) std::this_thread::sleep_for(1ms);
+          std::this_thread::sleep_for(20ms);  // let main's worker look and park first
+        });
+        ch.recv();
+        ch.recv();  // nobody will ever send
+      });
+    } catch (const goro::deadlock_error&) {
+      sender.join();
+      continue;
+    }
+    sender.join();
+    return 1;
+  }
+  return 0;
+}
+
+TEST_CASE("a deadlock is detected when the last plain thread that could wake a goroutine exits") {
+  ChildResult r = run_child("deadlock once the last plain thread exits");
+  INFO(r.err);
+  CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
+  CHECK(r.exit_code == 0);
+}
+
 TEST_CASE("detect_deadlock = false leaves waiting goroutines alone") {
   goro::Config c;
   c.detect_deadlock = false;

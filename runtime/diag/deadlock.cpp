@@ -14,6 +14,16 @@
 // the grace is for the pattern Go does not have — a plain thread, started just before every
 // goroutine went to sleep, that will wake one once it gets going but has not yet touched goro.
 // Once confirmed, the runtime stops with goro::dump's listing and run() throws.
+//
+// A worker's check can fail only because of a party that is about to go away; then nobody would
+// look again, as no worker parks after it has gone. So those parties make the look themselves:
+//   * a goroutine that lost its P (nunowned) checks on its worker once it has blocked or ended
+//     without one (schedule.cpp), as a worker that parks does;
+//   * the last registered plain thread, as it exits (spawn.cpp), raises the suspicion and wakes
+//     the monitor — from inside an ExternalScope, so that the monitor outlives the call;
+//   * a plain thread's goro call in flight (external_ops; a dump, a stats() call) only postpones
+//     the verdict: a suspicion that finds nothing else awake but such a call is kept, and the
+//     monitor looks again next round, when the call has ended. Its hot path pays nothing.
 #include "sched/sched.hpp"
 
 #include "sched/monitor.hpp"
@@ -30,20 +40,27 @@ namespace {
 
 constexpr std::chrono::milliseconds kGrace{100};
 
-bool looks_deadlocked() {
-  if (!sched.settings.detect_deadlock || sched.stopping.load(std::memory_order_acquire)) return false;
+enum class Look {
+  awake,        // something runs, or something can still wake a goroutine
+  calls_ending, // asleep but for plain threads' goro calls in flight (external_ops): look again
+  asleep,
+};
+
+Look look() {
+  if (!sched.settings.detect_deadlock || sched.stopping.load(std::memory_order_acquire)) return Look::awake;
   if (sched.npidle.load(std::memory_order_seq_cst) != static_cast<int>(sched.nprocs) ||
       sched.nmspinning.load(std::memory_order_seq_cst) != 0 ||
       sched.nblocking.load(std::memory_order_seq_cst) != 0 ||
       sched.nunowned.load(std::memory_order_seq_cst) != 0 ||
-      sched.external_ops.load(std::memory_order_seq_cst) != 0 ||
       sched.external_threads.load(std::memory_order_seq_cst) > 0)
-    return false;
+    return Look::awake;
   for (auto& p : sched.ps)
-    if (!p->runq.empty()) return false;
-  if (earliest_timer()) return false;  // a sleeper or a pending timer can still wake someone
-  if (poller.waiters() > 0) return false;  // the network can
-  return sched.globalq->empty();
+    if (!p->runq.empty()) return Look::awake;
+  if (earliest_timer()) return Look::awake;  // a sleeper or a pending timer can still wake someone
+  if (poller.waiters() > 0) return Look::awake;  // the network can
+  if (!sched.globalq->empty()) return Look::awake;
+  // Last: a call that ends after the look above has made none of it change.
+  return sched.external_ops.load(std::memory_order_seq_cst) != 0 ? Look::calls_ending : Look::asleep;
 }
 
 std::uint64_t switches() {
@@ -54,21 +71,33 @@ std::uint64_t switches() {
 
 }  // namespace
 
-void check_deadlock() {
-  if (!looks_deadlocked()) return;
+void suspect_deadlock() {
   sched.deadlock_suspected.store(true, std::memory_order_seq_cst);
   sched.monitor->wake();
+}
+
+void check_deadlock() {
+  if (look() != Look::awake) suspect_deadlock();
 }
 
 void confirm_deadlock() {
   if (!sched.deadlock_suspected.exchange(false, std::memory_order_seq_cst)) return;
   const std::uint64_t before = switches();
   const auto until = std::chrono::steady_clock::now() + kGrace;
-  while (std::chrono::steady_clock::now() < until) {
-    if (!looks_deadlocked()) return;
+  for (;;) {
+    switch (look()) {
+      case Look::awake:
+        return;
+      case Look::calls_ending:  // keep the suspicion: the next round looks again
+        sched.deadlock_suspected.store(true, std::memory_order_seq_cst);
+        return;
+      case Look::asleep:
+        break;
+    }
+    if (std::chrono::steady_clock::now() >= until) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (!looks_deadlocked() || switches() != before) return;
+  if (switches() != before) return;
   fail(std::make_exception_ptr(
       deadlock_error("all goroutines are asleep - deadlock!\n\n" + dump_string())));
 }

@@ -185,6 +185,9 @@ void begin_stop();
 
 // ---- ../diag ----
 void check_deadlock();    // a worker about to park: raise a suspicion if all looks asleep
+// Raises the suspicion unchecked and wakes the monitor to look (a possible waker has just gone).
+// A plain thread must hold an ExternalScope: the monitor must outlive the call.
+void suspect_deadlock();
 void confirm_deadlock();  // the monitor: fail the run if the suspicion holds up
 std::string dump_string();
 

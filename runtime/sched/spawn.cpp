@@ -20,12 +20,19 @@ namespace {
 // Ids come in batches, so Ps do not fight over one counter (Go's goidcache).
 constexpr std::uint64_t kGoidBatch = 16;
 
-// A plain thread's registration as a possible waker, dropped when the thread exits.
+// A plain thread's registration as a possible waker, dropped when the thread exits. The last
+// one to go has the monitor look for a deadlock: the workers that parked while it was alive
+// looked and gave up because of it, and no worker may park after it (diag/deadlock.cpp).
 struct ExternalThread {
   std::uint64_t generation = 0;
   ~ExternalThread() {
-    if (generation && generation == sched.generation.load(std::memory_order_acquire))
-      sched.external_threads.fetch_sub(1, std::memory_order_seq_cst);
+    if (!generation) return;
+    // Inside the scope the run cannot end, so the monitor outlives the wake below, and the
+    // generation read is the running one's. Outside a run (or once it stops) the count no longer
+    // matters: start() resets it, and a late decrement could only race with that reset.
+    const ExternalScope external;
+    if (!external.admitted() || generation != sched.generation.load(std::memory_order_acquire)) return;
+    if (sched.external_threads.fetch_sub(1, std::memory_order_seq_cst) == 1) suspect_deadlock();
   }
 };
 thread_local ExternalThread external_thread;
