@@ -170,6 +170,48 @@ TEST_CASE("a deadlock is detected when the last plain thread that could wake a g
   CHECK(r.exit_code == 0);
 }
 
+// A goroutine that runs without a scheduling point while main waits on its P loses the P to the
+// monitor; main blocks on it, and main's worker, seeing that goroutine still awake, gives up on
+// a deadlock. Then the goroutine blocks or ends without a P: it is the last one awake, and its
+// worker must look again. Children, with a watchdog: the bug is a hang.
+static int deadlock_after_losing_p(void (*then)()) {
+  ::alarm(20);
+  goro::Config c;
+  c.procs = 1;
+  try {
+    goro::run(c, [then] {
+      goro::go([then] {
+        // Until main has run on the P taken from us, blocked, and its worker has let the P go
+        // (stats() is no scheduling point).
+        while (goro::stats().idle_procs == 0) spin_for(1ms);
+        then();
+      });
+      goro::yield();             // the goroutine runs; main waits on the P for it
+      goro::chan<int>().recv();  // nobody will ever send
+    });
+  } catch (const goro::deadlock_error&) {
+    return 0;
+  }
+  return 1;
+}
+GORO_CHILD("deadlock after a goroutine that lost its P blocks") {
+  return deadlock_after_losing_p([] { goro::chan<int>().recv(); });
+}
+GORO_CHILD("deadlock after a goroutine that lost its P exits") {
+  return deadlock_after_losing_p([] {});
+}
+
+TEST_CASE("a deadlock is detected when the last goroutine awake had lost its P") {
+  for (const char* child : {"deadlock after a goroutine that lost its P blocks",
+                            "deadlock after a goroutine that lost its P exits"}) {
+    CAPTURE(child);
+    ChildResult r = run_child(child);
+    INFO(r.err);
+    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
+    CHECK(r.exit_code == 0);
+  }
+}
+
 TEST_CASE("detect_deadlock = false leaves waiting goroutines alone") {
   goro::Config c;
   c.detect_deadlock = false;

@@ -78,7 +78,14 @@ G* find_runnable(M* m) {
   std::int64_t waiting_since = 0;  // when we first waited to steal (0: not yet)
   for (;;) {
     if (sched.stopping.load(std::memory_order_acquire)) return nullptr;
-    if (!m->p && !stopm(m)) return nullptr;
+    if (!m->p) {
+      // A goroutine whose P the monitor took has just blocked or ended without one (park.cpp
+      // leave_without_p), or left blocking() to find every P busy. A worker that parked while
+      // the goroutine still ran saw it as awake (nunowned) and gave up on a deadlock; if it was
+      // the last one awake, only this look can see the deadlock.
+      check_deadlock();
+      if (!stopm(m)) return nullptr;
+    }
     P* p = m->p;
 
     G* g = next_local(p);
