@@ -8,11 +8,14 @@
 #include "sched/sched.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace goro_test;
 using namespace std::chrono_literals;
@@ -392,6 +395,42 @@ TEST_CASE("a goroutine that never yields does not stop a 10 ms ticker at procs 1
     CHECK(s.preempt_handoffs >= 1);
     stop = true;
     wg.wait();
+  });
+}
+
+TEST_CASE("errno set inside blocking() is what the goroutine reads after it, on whatever thread") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    std::atomic<long> spins{0};
+    std::atomic<bool> stop{false};
+    goro::go([&] {
+      while (!stop) {
+        errno = 0;  // on whichever thread runs this goroutine
+        ++spins;
+        goro::yield();
+      }
+    });
+    goro::yield();
+    const auto before = goro::stats();
+    int lost = 0;
+    for (int i = 0; i < 20; ++i) {
+      const ssize_t n = goro::blocking([&] {
+        // Until the monitor has handed the P to the yielding goroutine, on another thread: this
+        // goroutine then comes back on that thread, where it finds the P.
+        const long at = spins;
+        const auto give_up = std::chrono::steady_clock::now() + 20s;
+        while (spins == at && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(100us);
+        char byte;
+        return ::read(-1, &byte, 1);
+      });
+      const int err = errno;
+      CHECK(n == -1);
+      lost += err != EBADF;
+    }
+    CHECK(lost == 0);
+    CHECK(goro::stats().retakes >= before.retakes + 20);  // every call lost its P
+    stop = true;
   });
 }
 

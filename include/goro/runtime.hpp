@@ -152,7 +152,8 @@ std::size_t num_goroutines();  // live goroutines, main included; 0 if no runtim
 
 // Runs f, which may block its OS thread in a syscall or a foreign library, without holding a P:
 // other goroutines keep every P busy meanwhile. Inside f the thread behaves as a plain thread
-// (goro calls that block, block the thread). On a plain thread it just calls f.
+// (goro calls that block, block the thread). On a plain thread it just calls f. The errno f
+// leaves is the caller's errno after the call, on whichever thread the goroutine comes back.
 template <class F>
 decltype(auto) blocking(F&& f) {
   struct Region {

@@ -15,9 +15,15 @@
 // If the runtime stopped meanwhile (main returned), the goroutine never runs again and the
 // worker just leaves — but run() waits for f to return, since the goroutine's stack is still
 // in use by f.
+//
+// errno: f's last call may have set it, and the caller reads it right after blocking() returns
+// (the README promises that errno survives up to there). The goroutine may come back on another
+// thread, so exit_blocking() carries f's errno over to the thread it returns on.
+#include "os/errno.hpp"
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 
+#include <cerrno>
 #include <utility>
 
 namespace goro::rt {
@@ -54,6 +60,7 @@ bool enter_blocking() noexcept {
 }
 
 void exit_blocking() noexcept {
+  const int err = errno;  // f's, on the thread f ran on
   RuntimeSection section;
   M* m = section.m();
   G* g = m->curg;
@@ -65,6 +72,7 @@ void exit_blocking() noexcept {
       acquirep(m, oldp);
       g->set_state(GStatus::running);
       sched.nblocking.fetch_sub(1, std::memory_order_seq_cst);
+      errno = err;  // same thread: whatever taking the P back did to it
       return;
     }
     P* p;
@@ -76,12 +84,14 @@ void exit_blocking() noexcept {
       acquirep(m, p);
       g->set_state(GStatus::running);
       sched.nblocking.fetch_sub(1, std::memory_order_seq_cst);
+      errno = err;  // same thread: whatever taking the P back did to it
       return;
     }
     g->set_state(GStatus::runnable);
     m->curg = nullptr;
     switch_fiber(g->stack, &m->g0, &after_blocking_exit, g, m->eh);
-    section.resumed();  // by a worker holding a P
+    section.resumed();  // by a worker holding a P, maybe on another thread
+    os::set_errno(err);  // opaque: errno's address computed above is the old thread's
     return;
   }
   // The runtime is stopping: this goroutine is abandoned; its worker's loop will end.
