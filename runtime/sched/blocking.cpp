@@ -8,6 +8,15 @@
 // (monitor.cpp), so `procs` goroutines keep running meanwhile. Inside f the thread behaves as a
 // plain thread: a goro call that blocks there blocks the thread.
 //
+// The monitor backs off to a 10 ms sleep when it has found nothing to do for a while; a call
+// entering then would wait that long for its P to be handed on (and a call shorter than two
+// such sleeps never would be). So entry checks Sched::monitor_backed_off — a relaxed load, no
+// syscall while the monitor ticks — and if it is set, clears it and wakes the monitor, which
+// goes back to ticking every 20 µs. The flag and the P's syscall status form an asymmetric
+// Dekker pair (os/membarrier.hpp): the monitor sets the flag, heavy-fences, then looks for calls
+// it has not seen; entry stores the status, then loads the flag. Either the monitor sees the call
+// and does not back off, or entry sees the flag and wakes it.
+//
 // On exit, if the P was retaken: another idle P will do (the old one first, its caches are
 // warm); if none is idle, the goroutine goes to the global queue and its worker parks — some
 // worker holding a P picks it up.
@@ -20,6 +29,7 @@
 // (the README promises that errno survives up to there). The goroutine may come back on another
 // thread, so exit_blocking() carries f's errno over to the thread it returns on.
 #include "os/errno.hpp"
+#include "sched/monitor.hpp"
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 
@@ -36,6 +46,11 @@ void after_blocking_exit(Fiber*, void* arg) {
 }
 
 void after_abandon(Fiber*, void*) { sched.nblocking.fetch_sub(1, std::memory_order_seq_cst); }
+
+[[gnu::cold, gnu::noinline]] void wake_backed_off_monitor() {
+  // Whoever clears the flag wakes it; the monitor reads the cleared flag as "watch closely again".
+  if (sched.monitor_backed_off.exchange(false, std::memory_order_acq_rel)) sched.monitor->wake();
+}
 
 }  // namespace
 }  // namespace goro::rt
@@ -56,6 +71,9 @@ bool enter_blocking() noexcept {
   releasep(m);
   p->syscall_tick.fetch_add(1, std::memory_order_relaxed);
   p->status.store(PStatus::syscall, std::memory_order_release);
+  // Only a compiler barrier: the monitor's heavy fence supplies the StoreLoad ordering.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (sched.monitor_backed_off.load(std::memory_order_relaxed)) [[unlikely]] wake_backed_off_monitor();
   return true;
 }
 

@@ -127,15 +127,20 @@ void Monitor::loop() {
     const std::int64_t now = os::now_ns();
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
 
+    // A blocking() call cleared the flag while we slept long: watch it every tick again.
+    const bool woken_for_blocking =
+        delay > kMinDelayNs && !sched.monitor_backed_off.load(std::memory_order_acquire);
+
     confirm_deadlock();
     bool acted = retake(now);
     acted |= wake_stuck_p();
     acted |= poll_network_if_stale(now);
     trim_stacks(now, false);
-    if (acted) {
+    if (acted || woken_for_blocking) {
       quiet = 0;
       delay = kMinDelayNs;
-    } else if (++quiet > kQuietRoundsBeforeBackoff) {
+      sched.monitor_backed_off.store(false, std::memory_order_relaxed);
+    } else if (++quiet > kQuietRoundsBeforeBackoff && (delay > kMinDelayNs || may_back_off())) {
       delay = std::min(delay * 2, kMaxDelayNs);
     }
     if (trace_every && now >= next_trace) {
@@ -164,6 +169,22 @@ void Monitor::sleep_while_all_idle() {
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
     idle_since = os::now_ns();
   }
+}
+
+bool Monitor::may_back_off() {
+  // Announce the back-off, then look for a blocking() call that began since retake() looked and
+  // so may have missed the announcement (the Dekker pair is described in blocking.cpp).
+  sched.monitor_backed_off.store(true, std::memory_order_seq_cst);
+  if (can_take_running_) os::heavy_fence();
+  for (auto& pp : sched.ps) {
+    const P* p = pp.get();
+    if (p->status.load(std::memory_order_acquire) == PStatus::syscall &&
+        p->syscall_tick.load(std::memory_order_relaxed) != watch_[p->id].syscall_tick) {
+      sched.monitor_backed_off.store(false, std::memory_order_relaxed);
+      return false;  // the next round sees it
+    }
+  }
+  return true;
 }
 
 std::int64_t Monitor::quiet_for(std::int64_t now) const {

@@ -1,7 +1,9 @@
 // runtime/sched/monitor.hpp — the background monitor (Go's sysmon).
 //
 // One thread per runtime, holding no P. It wakes every 20 µs while it finds something to do,
-// backing off to every 10 ms when it does not (Go's schedule). When every P is idle it has
+// backing off to every 10 ms when it does not (Go's schedule) — but a blocking() call entering
+// meanwhile wakes it (Sched::monitor_backed_off), so that the call's P is handed on a tick or two
+// into it, never 10-20 ms late as with Go's sysmon. When every P is idle it has
 // nothing to watch and sleeps until a P gets busy again (pidleget wakes it), so an idle runtime
 // costs no wake-ups at all; when the other Ps are inside blocking() calls with nothing queued, it
 // sleeps until the first of them is due to be retaken (quiet_for). Each round it
@@ -61,6 +63,9 @@ class Monitor {
   bool take_running(P* p, M* m);
   bool global_queue_unserved(std::int64_t now);
   bool wake_stuck_p();
+  // Before the first longer sleep: sets Sched::monitor_backed_off, unless a blocking() call has
+  // begun that no round has seen yet (then false: keep ticking).
+  bool may_back_off();
   bool poll_network_if_stale(std::int64_t now);
   void trim_stacks(std::int64_t now, bool idle);
   // Sleeps at most `ns` (< 0: until woken) with idle_sleep set, so that whoever takes an idle P

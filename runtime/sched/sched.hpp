@@ -56,6 +56,10 @@ struct Sched {
   // Monotonic time to ~10 ms, kept by the monitor while any P is busy: what park() stamps a
   // goroutine's wait with (a vDSO clock read on every park costs more than the rest of it).
   std::atomic<std::int64_t> coarse_now{0};
+  // Set by the monitor while it sleeps longer than a tick (it found nothing to do for a while);
+  // blocking() clears it and wakes the monitor, which then watches the call every tick again
+  // (monitor.cpp). Changes at most once per back-off, ~1 ms at the fastest.
+  std::atomic<bool> monitor_backed_off{false};
   std::vector<std::unique_ptr<P>> ps;
   std::atomic<std::uint64_t> generation{0};  // runs started in this process
 
