@@ -466,6 +466,39 @@ TEST_CASE("blocking() calls are handed off promptly after the monitor has backed
   });
 }
 
+TEST_CASE("blocking() right after the monitor took the goroutine's P is a blocking call") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    goro::chan<int> ch;
+    std::atomic<bool> in_f{false};
+    goro::go([&] {
+      eventually([&] { return in_f.load(); });
+      goro::sleep_for(5ms);  // let f block in its receive first (if it has not, nothing is proven)
+      ch.send(1);
+    });
+    goro::go([] {});  // waits on the only P: the monitor hands the P on after 10 ms
+    // No scheduling point until the monitor has taken the P.
+    const auto handoffs = goro::rt::sched.preempt_handoffs.load();
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (goro::rt::sched.preempt_handoffs.load() == handoffs && std::chrono::steady_clock::now() < give_up) {
+    }
+    REQUIRE(goro::rt::sched.preempt_handoffs.load() > handoffs);
+    unsigned counted = 0;
+    pid_t tid_before = 0, tid_after = 0;
+    goro::blocking([&] {
+      counted = goro::stats().blocking_calls;
+      tid_before = ::gettid();
+      in_f = true;
+      ch.recv();  // blocks this thread, as on a plain thread; does not park the goroutine
+      tid_after = ::gettid();
+    });
+    CHECK(counted == 1);
+    CHECK(tid_before == tid_after);
+    CHECK(goro::stats().blocking_calls == 0);
+  });
+}
+
 TEST_CASE("blocking() on a plain thread just calls f") {
   CHECK(goro::blocking([] { return 7; }) == 7);
 }

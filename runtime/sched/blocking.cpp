@@ -21,6 +21,10 @@
 // warm); if none is idle, the goroutine goes to the global queue and its worker parks — some
 // worker holding a P picks it up.
 //
+// A goroutine whose P the monitor took while it computed (a preempt hand-off, monitor.cpp) has
+// no P to reserve: it enters all the same — state blocking, counted in nblocking instead of
+// nunowned — so that f runs as a plain thread like any other, and exits as a retaken call does.
+//
 // If the runtime stopped meanwhile (main returned), the goroutine never runs again and the
 // worker just leaves — but run() waits for f to return, since the goroutine's stack is still
 // in use by f.
@@ -63,10 +67,16 @@ bool enter_blocking() noexcept {
   if (!current_g()) return false;  // a plain thread, or nested blocking()
   RuntimeSection section;
   M* m = section.m();
-  if (!m->p) return false;  // the monitor took our P: we already run like a plain thread
   P* p = m->p;
   m->curg->set_state(GStatus::blocking);
   sched.nblocking.fetch_add(1, std::memory_order_seq_cst);
+  if (!p) {
+    // The monitor took our P while we ran (monitor.cpp): there is none to reserve, and exit takes
+    // any idle one. From here on the goroutine counts as blocking, no longer as unowned (in this
+    // order: deadlock detection must never see it as neither).
+    sched.nunowned.fetch_sub(1, std::memory_order_seq_cst);
+    return true;
+  }
   m->oldp = p;
   releasep(m);
   p->syscall_tick.fetch_add(1, std::memory_order_relaxed);
@@ -84,9 +94,9 @@ void exit_blocking() noexcept {
   G* g = m->curg;
   P* oldp = std::exchange(m->oldp, nullptr);
   if (!sched.stopping.load(std::memory_order_acquire)) {
-    // Fast path: the monitor did not retake our P.
+    // Fast path: the monitor did not retake our P (none if it had taken it before the call).
     PStatus expected = PStatus::syscall;
-    if (oldp->status.compare_exchange_strong(expected, PStatus::running, std::memory_order_acq_rel)) {
+    if (oldp && oldp->status.compare_exchange_strong(expected, PStatus::running, std::memory_order_acq_rel)) {
       acquirep(m, oldp);
       g->set_state(GStatus::running);
       sched.nblocking.fetch_sub(1, std::memory_order_seq_cst);
