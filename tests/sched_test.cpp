@@ -499,6 +499,28 @@ TEST_CASE("blocking() right after the monitor took the goroutine's P is a blocki
   });
 }
 
+TEST_CASE("a goroutine that enters blocking() after main returned is abandoned there") {
+  goro::Config c;
+  c.procs = 2;
+  std::atomic<bool> started{false}, f_ran{false}, after{false};
+  goro::run(c, [&] {
+    goro::go([&] {
+      started = true;
+      // No scheduling point: this goroutine keeps its worker until it reaches blocking().
+      while (!goro::rt::sched.stopping.load()) {
+      }
+      goro::blocking([&] {
+        f_ran = true;
+        std::this_thread::sleep_for(1s);
+      });
+      after = true;
+    });
+    eventually([&] { return started.load(); });
+  });
+  CHECK(!f_ran);
+  CHECK(!after);
+}
+
 TEST_CASE("blocking() on a plain thread just calls f") {
   CHECK(goro::blocking([] { return 7; }) == 7);
 }

@@ -25,9 +25,10 @@
 // no P to reserve: it enters all the same — state blocking, counted in nblocking instead of
 // nunowned — so that f runs as a plain thread like any other, and exits as a retaken call does.
 //
-// If the runtime stopped meanwhile (main returned), the goroutine never runs again and the
-// worker just leaves — but run() waits for f to return, since the goroutine's stack is still
-// in use by f.
+// If the runtime has stopped (main returned) when the goroutine enters, it is abandoned right
+// there: f never starts, as no abandoned goroutine runs again, and run() need not wait for it.
+// If the runtime stops while f runs, the goroutine never runs again after f and the worker just
+// leaves — but run() waits for f to return, since the goroutine's stack is still in use by f.
 //
 // errno: f's last call may have set it, and the caller reads it right after blocking() returns
 // (the README promises that errno survives up to there). The goroutine may come back on another
@@ -51,6 +52,19 @@ void after_blocking_exit(Fiber*, void* arg) {
 
 void after_abandon(Fiber*, void*) { sched.nblocking.fetch_sub(1, std::memory_order_seq_cst); }
 
+// The runtime is stopping: the goroutine leaves for g0, whose loop ends, and never comes back
+// (as exit_blocking's abandon path; nothing counted it as blocking yet).
+[[gnu::cold, gnu::noinline]] void abandon_at_entry(M* m) {
+  G* g = m->curg;
+  if (m->p) {
+    m->curg = nullptr;
+    switch_fiber(g->stack, &m->g0, nullptr, nullptr, m->eh);
+  } else {
+    leave_without_p(m, g, nullptr, nullptr);  // the monitor took our P: stop counting as unowned
+  }
+  // never reached: abandoned goroutines do not run again
+}
+
 [[gnu::cold, gnu::noinline]] void wake_backed_off_monitor() {
   // Whoever clears the flag wakes it; the monitor reads the cleared flag as "watch closely again".
   if (sched.monitor_backed_off.exchange(false, std::memory_order_acq_rel)) sched.monitor->wake();
@@ -67,6 +81,7 @@ bool enter_blocking() noexcept {
   if (!current_g()) return false;  // a plain thread, or nested blocking()
   RuntimeSection section;
   M* m = section.m();
+  if (sched.stopping.load(std::memory_order_acquire)) [[unlikely]] abandon_at_entry(m);
   P* p = m->p;
   m->curg->set_state(GStatus::blocking);
   sched.nblocking.fetch_add(1, std::memory_order_seq_cst);
