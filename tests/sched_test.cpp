@@ -458,10 +458,11 @@ TEST_CASE("blocking() calls are handed off promptly after the monitor has backed
     }
     // The monitor hands the P on a tick or two into each call; the spinner then runs on another
     // thread for the rest of its 3 ms. Without the wake-up every call is over before the backed-off
-    // monitor takes a second look: all 100 starve, none is retaken. Some slack for a loaded machine.
+    // monitor takes a second look: all 100 starve, none is retaken. Unloaded, none starves; the
+    // bounds leave a loaded machine (sanitizers, suites in parallel) plenty of slack.
     MESSAGE("calls during which the other goroutine never ran: " << starved << " of " << kCalls);
-    CHECK(starved < kCalls / 2);
-    CHECK(goro::stats().retakes - before.retakes >= kCalls / 2);
+    CHECK(starved < kCalls * 9 / 10);
+    CHECK(goro::stats().retakes - before.retakes >= kCalls / 10);
     stop = true;
   });
 }
