@@ -205,6 +205,57 @@ TEST_CASE("after a burst, an idle runtime returns the excess stacks, which keep 
   });
 }
 
+TEST_CASE("an idle runtime gives back the pages deep goroutines left in the stacks it keeps") {
+  using namespace std::chrono_literals;
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    constexpr int n = 300;  // fewer than the 1024 free stacks kept: none is trimmed
+    std::vector<const char*> deep(n);  // a page 128 KiB down each stack, touched
+    goro::chan<int> gate;
+    goro::WaitGroup started, finished;
+    started.add(n);
+    finished.add(n);
+    for (int i = 0; i < n; ++i)
+      goro::go([&, i] {
+        char top = 0;
+        recurse_until(&top, 128 * 1024, 0);
+        deep[static_cast<std::size_t>(i)] = &top - 128 * 1024 + 512;
+        started.done();
+        gate.recv();  // all alive at once: n different stacks
+        finished.done();
+      });
+    started.wait();
+    for (const char* d : deep) REQUIRE(resident(d));
+    gate.close();
+    finished.wait();
+    // Idle but for main's sleeps, the monitor shrinks the warm stacks (the Ps' caches keep
+    // theirs: at most 2 * kCapacity). It runs on the monitor's thread: poll.
+    const int cached = 2 * static_cast<int>(goro::rt::StackCache::kCapacity);
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    int released = 0;
+    while (released < n - cached && std::chrono::steady_clock::now() < give_up) {
+      goro::sleep_for(60ms);
+      released = 0;
+      for (const char* d : deep) released += !resident(d);
+    }
+    CHECK(released >= n - cached);
+    CHECK(goro::rt::sched.stacks.cold() == 0);  // shrunk, not trimmed
+
+    // The shrunk stacks work as before, deep again.
+    std::atomic<long> deep_ok{0};
+    finished.add(n);
+    for (int i = 0; i < n; ++i)
+      goro::go([&] {
+        char top = 0;
+        deep_ok += recurse_until(&top, 128 * 1024, 0) < 1000000;
+        finished.done();
+      });
+    finished.wait();
+    CHECK(deep_ok == n);
+  });
+}
+
 // Starts `parked` goroutines that park, then one (goroutine parked + 2) that overflows its 64 KiB
 // stack. Stacks are set up in batches, guards installed together: with 40 parked, the deep one's
 // stack comes from a later batch than the first.

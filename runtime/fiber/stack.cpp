@@ -227,6 +227,42 @@ std::size_t StackPool::trim(std::size_t keep) {
   return regions.size();
 }
 
+std::size_t StackPool::shrink() {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in_core(stack_bytes_ / page);
+  std::size_t shrunk = 0;
+  // A list at a time, out of circulation meanwhile: a stack taken while its pages go would lose
+  // what its new goroutine writes there. Syscalls happen outside the lock, as everywhere here.
+  for (std::size_t home = 0;; ++home) {
+    std::vector<Stack*> stacks;
+    {
+      std::lock_guard lock(mu_);
+      if (home >= warm_.size()) break;
+      stacks.swap(warm_[home]);
+      nwarm_ -= stacks.size();
+    }
+    for (Stack* s : stacks) {
+      if (!s->ctx) continue;
+      // The suspended fiber's frames lie above its saved context; a page of slack below it.
+      const auto live = (reinterpret_cast<std::uintptr_t>(s->ctx) / page - 1) * page;
+      const auto lo = reinterpret_cast<std::uintptr_t>(s->lo);
+      if (live <= lo) continue;
+      auto* base = reinterpret_cast<void*>(lo);
+      // Ask first: most kept stacks never went deep, and a madvise costs a TLB shootdown.
+      if (::mincore(base, live - lo, in_core.data()) != 0) continue;
+      const auto end = in_core.begin() + static_cast<std::ptrdiff_t>((live - lo) / page);
+      if (std::none_of(in_core.begin(), end, [](unsigned char c) { return c & 1; })) continue;
+      ::madvise(base, live - lo, MADV_DONTNEED);
+      ++shrunk;
+    }
+    std::lock_guard lock(mu_);
+    std::vector<Stack*>& list = warm_[home];
+    list.insert(list.begin(), stacks.begin(), stacks.end());  // those given meanwhile are newer
+    nwarm_ += stacks.size();
+  }
+  return shrunk;
+}
+
 #if GORO_ASAN
 void StackPool::keep_for_leak_checker() {
   std::lock_guard lock(mu_);

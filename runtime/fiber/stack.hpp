@@ -36,7 +36,10 @@
 // goroutine count swings (fork-join, bursts of connections) would pay it on every swing. The
 // monitor calls trim() instead: warm stacks beyond kMaxWarmStacks that have stayed unused for a
 // while, or all the excess once the runtime has stayed idle for a while, are released (the
-// address range stays reserved; reusing one later costs page faults, no syscall).
+// address range stays reserved; reusing one later costs page faults, no syscall). And once the
+// runtime has stayed idle, it calls shrink(): the warm stacks it keeps give back the pages below
+// their suspended fibers, which a goroutine that went deep left behind (a 1024 stacks kept
+// could otherwise hold 1024 × 256 KiB).
 #pragma once
 
 #include "fiber/switch.hpp"
@@ -83,6 +86,9 @@ class StackPool {
   // Returns to the kernel the memory of warm stacks beyond `keep` (the monitor calls this).
   // Returns how many were released.
   std::size_t trim(std::size_t keep);
+  // Returns to the kernel the pages of warm stacks below what their suspended fibers use (those
+  // in the Ps' caches are not seen). Returns how many stacks had such pages.
+  std::size_t shrink();
   std::size_t warm() {
     std::lock_guard lock(mu_);
     return nwarm_;

@@ -55,6 +55,8 @@ constexpr std::int64_t kNetpollStaleNs = 10'000'000;
 // for kTrimIdleNs. Not at once: the lulls inside a burst (goroutines sleeping until their timers
 // fire) make the runtime idle for a millisecond at a time, and a trim then costs a syscall and a
 // TLB shootdown per run of stacks, only for the burst's next goroutines to fault the pages back.
+// After kTrimIdleNs idle, the stacks kept also give back what deep goroutines left in them
+// (StackPool::shrink: a mincore per kept stack, a madvise per deep one).
 constexpr std::size_t kMaxWarmStacks = 1024;
 constexpr std::int64_t kTrimAfterNs = 1'000'000'000;
 constexpr std::int64_t kTrimIdleNs = 50'000'000;
@@ -158,13 +160,14 @@ void Monitor::sleep_while_all_idle() {
   std::int64_t idle_since = os::now_ns();
   while (all_idle() && !sched.stopping.load(std::memory_order_acquire)) {
     const std::int64_t now = os::now_ns(), trim_at = idle_since + kTrimIdleNs;
-    if (sched.stacks.warm() > kMaxWarmStacks && now < trim_at) {
+    if (now < trim_at) {
       sleep_announced(all_idle, trim_at - now);
       const std::int64_t woke = os::now_ns();
       if (woke < trim_at) idle_since = woke;  // woken early: a P got busy
       continue;
     }
     trim_stacks(now, true);
+    sched.stacks.shrink();
     sleep_announced(all_idle, -1);  // until pidleget() or begin_stop() wakes us
     sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
     idle_since = os::now_ns();
