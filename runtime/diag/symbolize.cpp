@@ -42,9 +42,11 @@ std::string demangle(const char* name) {
   return s;
 }
 
-bool in_go(const char* file) {
+bool in_go(const char* file) {  // goro/runtime.hpp, not some mygoro/runtime.hpp
   constexpr std::string_view header = "goro/runtime.hpp";
-  return file && std::string_view(file).ends_with(header);
+  if (!file) return false;
+  const std::string_view f(file);
+  return f == header || f.ends_with("/" + std::string(header));
 }
 
 int innermost_frame(void* data, std::uintptr_t, const char* file, int line, const char* function) {

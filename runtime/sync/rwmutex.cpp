@@ -13,7 +13,9 @@
 // back yet (readers_ is then kMaxReaders lower still). Its lock() sees readers_ < 0 and leaves
 // the counting to the previous writer, whose add then returns a negative count too: it lets in
 // the readers that queued (they go first, as in Go), counts them into departing_ for the next
-// writer, and wakes that writer itself if there are none. Either way, the step that lets
+// writer, and wakes that writer itself if there are none. (Readers that arrive between the next
+// writer's subtraction and that add are among them: for that short window a waiting writer does
+// not hold new readers back. Go's order has no such window.) Either way, the step that lets
 // readers in is the last touch of *this that a party who may destroy it could wait for: after
 // the add, unlock() goes on only to release readers that are still blocked in lock_shared() or
 // a writer blocked in lock(), which keep the RWMutex alive (the last touch of each release is
