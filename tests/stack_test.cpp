@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -284,6 +285,55 @@ TEST_CASE("overflowing a stack stops the process with a message") {
   CHECK(later.signal == SIGABRT);
   CHECK(later.err.find("goro: goroutine 42 overflowed its 64 KiB stack") != std::string::npos);
   INFO(later.err);
+}
+
+// A goroutine that parks with `slack` bytes of its 64 KiB stack left: the switch away (which
+// sets up the next goroutine's stack, a deep path) may overflow on the leaving goroutine's stack.
+goro::chan<int>* wake_deep;
+[[gnu::noinline]] void park_when_deep(const char* top, std::size_t budget) {
+  volatile char frame[64];
+  frame[0] = 0;
+  if (static_cast<std::size_t>(top - const_cast<const char*>(frame)) < budget) {
+    park_when_deep(top, budget);
+    return;
+  }
+  goro::go([] {});     // in runnext, without a stack yet
+  wake_deep->recv();   // parks: the switch sets up that stack first
+}
+GORO_CHILD("overflow-while-parking") {
+  const std::size_t slack = std::strtoul(std::getenv("SLACK"), nullptr, 10);
+  goro::Config c;
+  c.stack_size = 64 * 1024;
+  c.procs = 1;
+  return goro::run(c, [slack] {
+    goro::chan<int> wake;
+    wake_deep = &wake;
+    goro::chan<int> hold;
+    for (int i = 0; i < 40; ++i) goro::go([hold] { hold.recv(); });  // empty the P's stack cache
+    goro::yield();
+    goro::go([slack] {
+      char top = 0;
+      park_when_deep(&top, 64 * 1024 - slack);
+    });
+    goro::sleep_for(std::chrono::milliseconds(5));
+    wake.send(1);
+    return 0;
+  });
+}
+
+TEST_CASE("a stack overflow while a goroutine parks still stops the process with a message") {
+  // Where on the way out the overflow hits depends on the build: try a range of depths. Each
+  // child either parks and finishes, or overflows with the message; never a bare SIGSEGV.
+  int overflowed = 0;
+  for (int slack = 256; slack <= 4096; slack += 64) {
+    ChildResult r = run_child("overflow-while-parking", {"SLACK=" + std::to_string(slack)});
+    CAPTURE(slack);
+    if (r.exit_code == 0) continue;
+    ++overflowed;
+    CHECK(r.signal == SIGABRT);
+    CHECK_MESSAGE(r.err.find("overflowed its 64 KiB stack") != std::string::npos, r.err);
+  }
+  CHECK(overflowed > 0);
 }
 
 GORO_CHILD("stack-size-from-env") {

@@ -57,7 +57,7 @@ void after_abandon(Fiber*, void*) { sched.nblocking.fetch_sub(1, std::memory_ord
 [[gnu::cold, gnu::noinline]] void abandon_at_entry(M* m) {
   G* g = m->curg;
   if (m->p) {
-    m->curg = nullptr;
+    switch_to(m, nullptr);
     switch_fiber(g->stack, &m->g0, nullptr, nullptr, m->eh);
   } else {
     leave_without_p(m, g, nullptr, nullptr);  // the monitor took our P: stop counting as unowned
@@ -131,14 +131,14 @@ void exit_blocking() noexcept {
       return;
     }
     g->set_state(GStatus::runnable);
-    m->curg = nullptr;
+    switch_to(m, nullptr);
     switch_fiber(g->stack, &m->g0, &after_blocking_exit, g, m->eh);
     section.resumed();  // by a worker holding a P, maybe on another thread
     os::set_errno(err);  // opaque: errno's address computed above is the old thread's
     return;
   }
   // The runtime is stopping: this goroutine is abandoned; its worker's loop will end.
-  m->curg = nullptr;
+  switch_to(m, nullptr);
   switch_fiber(g->stack, &m->g0, &after_abandon, nullptr, m->eh);
   section.resumed();  // never happens: abandoned goroutines do not run again
 }

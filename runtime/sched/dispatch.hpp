@@ -70,7 +70,7 @@ inline void switch_away(M* m, G* self, AfterSwitch after, void* arg) {
   P* p = m->p;
   p->counters.switches.add();
   G* next = next_local(p);
-  m->curg = next;
+  switch_to(m, next);
   AfterThenTimers chained{after, arg};
   if (p->timers_due) {
     after = &AfterThenTimers::run;

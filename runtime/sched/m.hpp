@@ -23,6 +23,9 @@ struct M {
   Fiber g0;                 // this thread's own stack
   EhState* eh = nullptr;    // this thread's C++ exception state (fiber/switch.hpp)
   G* curg = nullptr;        // the goroutine running on this M, if any
+  // The goroutine that ran before curg. While the M switches away from it (see switch_to), its
+  // stack is still the one in use: the stack overflow handler looks at both.
+  G* leaving = nullptr;
   P* p = nullptr;           // the P held, if any
   P* nextp = nullptr;       // handed over by startm() to a parked M
   P* oldp = nullptr;        // the P held before entering blocking(); reacquired first
@@ -36,6 +39,12 @@ struct M {
   M* idle_link = nullptr;   // the idle M list (sched lock)
   std::thread thread;       // not joinable for the thread that called run()
 };
+
+// Makes `next` (null: g0) the M's goroutine, just before the stack switch to it.
+inline void switch_to(M* m, G* next) {
+  m->leaving = m->curg;
+  m->curg = next;
+}
 
 // The M running on this thread, or null on a plain thread. Goroutines migrate between threads at
 // every switch, so this must be re-read after anything that may switch: the function is opaque

@@ -52,7 +52,7 @@ void leave_without_p(M* m, G* self, AfterSwitch after, void* arg) {
   // g0, which finds the M without a P and parks it; the goroutine resumes wherever it is picked
   // up — its next scheduling point is where it gets a P again.
   sched.nunowned.fetch_sub(1, std::memory_order_seq_cst);
-  m->curg = nullptr;
+  switch_to(m, nullptr);
   switch_fiber(self->stack, &m->g0, after, arg, m->eh);
 }
 

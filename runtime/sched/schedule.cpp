@@ -184,7 +184,7 @@ void RuntimeSection::give_up_p() {
 void worker_loop(M* m) {
   m->in_runtime.store(true, std::memory_order_relaxed);  // g0 is runtime code throughout
   while (G* g = find_runnable(m)) {
-    m->curg = g;
+    switch_to(m, g);
     g->set_state(GStatus::running);
     start_on_stack(m->p, g);
     switch_fiber(&m->g0, g->stack, nullptr, nullptr, m->eh);
@@ -245,11 +245,16 @@ void goexit(G* g) {
 
 bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept {
   M* m = tls_m;
-  if (!m || !m->curg || !m->curg->stack) return false;
-  if (!StackPool::in_guard(m->curg->stack, fault)) return false;
-  goid = m->curg->id.load(std::memory_order_relaxed);
-  stack_bytes = sched.stacks.stack_bytes();
-  return true;
+  if (!m) return false;
+  // The running goroutine's guard, or the one the M is switching away from (m.hpp): the switch
+  // runs on that goroutine's stack, and may set up the next one's stack first, a deep path.
+  for (G* g : {m->curg, m->leaving}) {
+    if (!g || !g->stack || !StackPool::in_guard(g->stack, fault)) continue;
+    goid = g->id.load(std::memory_order_relaxed);
+    stack_bytes = sched.stacks.stack_bytes();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace goro::rt
