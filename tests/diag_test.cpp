@@ -88,6 +88,18 @@ TEST_CASE("a plain thread whose first goro call is a failing try_recv, try_send 
   }
 }
 
+// Runs each child; each must catch the deadlock_error its run() throws and exit 0. The children
+// set a 20 s alarm: the bugs these tests guard against are hangs.
+static void check_deadlock_reported(std::initializer_list<const char*> children) {
+  for (const char* child : children) {
+    CAPTURE(child);
+    ChildResult r = run_child(child);
+    INFO(r.err);
+    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
+    CHECK(r.exit_code == 0);
+  }
+}
+
 // A goroutine that used goro inside blocking() (where its thread acts as a plain one) must not
 // leave its worker thread counted as a plain thread that can wake goroutines: that would turn
 // deadlock detection off for the rest of the run. Children, with a watchdog: the bug is a hang.
@@ -116,14 +128,8 @@ GORO_CHILD("deadlock after a channel operation inside blocking") {
 }
 
 TEST_CASE("a deadlock is still detected after goro calls inside blocking()") {
-  for (const char* child : {"deadlock after go inside blocking",
-                            "deadlock after a channel operation inside blocking"}) {
-    CAPTURE(child);
-    ChildResult r = run_child(child);
-    INFO(r.err);
-    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
-    CHECK(r.exit_code == 0);
-  }
+  check_deadlock_reported({"deadlock after go inside blocking",
+                           "deadlock after a channel operation inside blocking"});
 }
 
 // Whether goro::dump shows goroutine 1 (main) parked with wait reason `reason`.
@@ -164,10 +170,7 @@ GORO_CHILD("deadlock once the last plain thread exits") {
 }
 
 TEST_CASE("a deadlock is detected when the last plain thread that could wake a goroutine exits") {
-  ChildResult r = run_child("deadlock once the last plain thread exits");
-  INFO(r.err);
-  CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
-  CHECK(r.exit_code == 0);
+  check_deadlock_reported({"deadlock once the last plain thread exits"});
 }
 
 // A goroutine that runs without a scheduling point while main waits on its P loses the P to the
@@ -202,14 +205,8 @@ GORO_CHILD("deadlock after a goroutine that lost its P exits") {
 }
 
 TEST_CASE("a deadlock is detected when the last goroutine awake had lost its P") {
-  for (const char* child : {"deadlock after a goroutine that lost its P blocks",
-                            "deadlock after a goroutine that lost its P exits"}) {
-    CAPTURE(child);
-    ChildResult r = run_child(child);
-    INFO(r.err);
-    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
-    CHECK(r.exit_code == 0);
-  }
+  check_deadlock_reported({"deadlock after a goroutine that lost its P blocks",
+                           "deadlock after a goroutine that lost its P exits"});
 }
 
 TEST_CASE("detect_deadlock = false leaves waiting goroutines alone") {

@@ -309,14 +309,8 @@ TEST_CASE("blocking() hands the P to another worker") {
   goro::Config c;
   c.procs = 1;
   goro::run(c, [] {
-    std::atomic<long> ticks{0};
-    std::atomic<bool> stop{false};
-    goro::go([&] {
-      while (!stop) {
-        ++ticks;
-        goro::yield();
-      }
-    });
+    const Yielder other;
+    const std::atomic<long>& ticks = other.turns();
     goro::yield();
     const long before = ticks;
     // With one P, the other goroutine runs meanwhile only if the monitor retakes the P. How soon
@@ -324,7 +318,6 @@ TEST_CASE("blocking() hands the P to another worker") {
     goro::blocking([&] { eventually([&] { return ticks > before + 100; }); });
     CHECK(ticks > before + 100);
     CHECK(goro::stats().retakes > 0);
-    stop = true;
   });
 }
 
@@ -418,22 +411,13 @@ TEST_CASE("errno set inside blocking() is what the goroutine reads after it, on 
   goro::Config c;
   c.procs = 1;
   goro::run(c, [] {
-    std::atomic<long> spins{0};
-    std::atomic<bool> stop{false};
-    goro::go([&] {
-      while (!stop) {
-        errno = 0;  // on whichever thread runs this goroutine
-        ++spins;
-        goro::yield();
-      }
-    });
+    const Yielder other([] { errno = 0; });  // on whichever thread runs it
     goro::yield();
     const auto before = goro::stats();
     int lost = 0;
-    for (int i = 0; i < 20; ++i) lost += errno_of_failed_read(spins) != EBADF;
+    for (int i = 0; i < 20; ++i) lost += errno_of_failed_read(other.turns()) != EBADF;
     CHECK(lost == 0);
     CHECK(goro::stats().retakes >= before.retakes + 20);  // every call lost its P
-    stop = true;
   });
 }
 
@@ -441,14 +425,8 @@ TEST_CASE("blocking() calls are handed off promptly after the monitor has backed
   goro::Config c;
   c.procs = 1;
   goro::run(c, [] {
-    std::atomic<long> spins{0};
-    std::atomic<bool> stop{false};
-    goro::go([&] {
-      while (!stop) {
-        ++spins;
-        goro::yield();
-      }
-    });
+    const Yielder other;
+    const std::atomic<long>& spins = other.turns();
     // The monitor finds nothing to do meanwhile and backs off to its longest delay (~20 ms in).
     goro::sleep_for(200ms);
     const auto before = goro::stats();
@@ -466,7 +444,6 @@ TEST_CASE("blocking() calls are handed off promptly after the monitor has backed
     MESSAGE("calls during which the other goroutine never ran: " << starved << " of " << kCalls);
     CHECK(starved < kCalls * 9 / 10);
     CHECK(goro::stats().retakes - before.retakes >= kCalls / 10);
-    stop = true;
   });
 }
 

@@ -114,6 +114,26 @@ TEST_CASE("a P takes back the stacks it gave before another P's, and another P's
 
 namespace {
 
+// Starts n goroutines that each use `depth` bytes of their stacks, call seen(i, top of the stack)
+// there, and wait until `gate` is closed: all alive at once, n different stacks. Returns once
+// they all got there; `finished` counts them out.
+template <class Seen>
+void go_deep_and_wait(int n, std::size_t depth, goro::chan<int> gate, goro::WaitGroup& finished, Seen seen) {
+  goro::WaitGroup started;
+  started.add(n);
+  finished.add(n);
+  for (int i = 0; i < n; ++i)
+    goro::go([&, gate, i] {
+      char top = 0;
+      recurse_until(&top, depth, 0);
+      seen(i, &top);
+      started.done();
+      gate.recv();
+      finished.done();
+    });
+  started.wait();
+}
+
 // Whether the page holding `addr` is in memory (mincore).
 bool resident(const void* addr) {
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -149,20 +169,10 @@ TEST_CASE("after a burst, an idle runtime returns the excess stacks, which keep 
     std::vector<Seen> seen(n);
     goro::chan<int> gate;
     goro::WaitGroup started, finished;
-    started.add(n);
-    finished.add(n);
-    for (int i = 0; i < n; ++i)
-      goro::go([&, i] {
-        char top = 0;
-        recurse_until(&top, 24 * 1024, 0);
-        const goro::rt::Stack* s = goro::rt::current_g()->stack;
-        const auto deep = reinterpret_cast<std::uintptr_t>(&top) - 24 * 1024;
-        seen[static_cast<std::size_t>(i)] = {reinterpret_cast<const char*>(deep), s->lo - 1};
-        started.done();
-        gate.recv();  // all alive at once
-        finished.done();
-      });
-    started.wait();
+    go_deep_and_wait(n, 24 * 1024, gate, finished, [&](int i, const char* top) {
+      const goro::rt::Stack* s = goro::rt::current_g()->stack;
+      seen[static_cast<std::size_t>(i)] = {top - 24 * 1024, s->lo - 1};
+    });
     const std::size_t carved = goro::rt::sched.stacks.carved();
     CHECK(carved >= n);
     gate.close();
@@ -214,19 +224,10 @@ TEST_CASE("an idle runtime gives back the pages deep goroutines left in the stac
     constexpr int n = 300;  // fewer than the 1024 free stacks kept: none is trimmed
     std::vector<const char*> deep(n);  // a page 128 KiB down each stack, touched
     goro::chan<int> gate;
-    goro::WaitGroup started, finished;
-    started.add(n);
-    finished.add(n);
-    for (int i = 0; i < n; ++i)
-      goro::go([&, i] {
-        char top = 0;
-        recurse_until(&top, 128 * 1024, 0);
-        deep[static_cast<std::size_t>(i)] = &top - 128 * 1024 + 512;
-        started.done();
-        gate.recv();  // all alive at once: n different stacks
-        finished.done();
-      });
-    started.wait();
+    goro::WaitGroup finished;
+    go_deep_and_wait(n, 128 * 1024, gate, finished, [&](int i, const char* top) {
+      deep[static_cast<std::size_t>(i)] = top - 128 * 1024 + 512;
+    });
     for (const char* d : deep) REQUIRE(resident(d));
     gate.close();
     finished.wait();

@@ -45,6 +45,31 @@ void each_procs(F&& body) {
   each_procs(kProcs, body);
 }
 
+// A goroutine that counts its turns and yields until the Yielder goes: whether it advanced tells
+// whether its P was free to run it. `each_turn` (if any) runs first on every turn. For tests at
+// procs 1, where main's return abandons it before it can look at the Yielder again.
+class Yielder {
+ public:
+  explicit Yielder(void (*each_turn)() = nullptr) {
+    goro::go([this, each_turn] {
+      while (!stop_) {
+        if (each_turn) each_turn();
+        ++turns_;
+        goro::yield();
+      }
+    });
+  }
+  ~Yielder() { stop_ = true; }
+  Yielder(const Yielder&) = delete;
+  Yielder& operator=(const Yielder&) = delete;
+
+  const std::atomic<long>& turns() const { return turns_; }
+
+ private:
+  std::atomic<long> turns_{0};
+  std::atomic<bool> stop_{false};
+};
+
 // Whether `part` occurs in `s`.
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
