@@ -7,6 +7,7 @@
 #include <goro/select.hpp>
 
 #include "net/address.hpp"
+#include "os/errno.hpp"
 #include "net/socket.hpp"
 
 #include <fcntl.h>
@@ -46,7 +47,7 @@ std::string sock_name(int fd, bool peer) {
 
 std::shared_ptr<Socket> open_socket(int family) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(detail::os_error(), std::system_category(), "goro: socket");
+  if (fd < 0) throw std::system_error(rt::os::errno_now(), std::system_category(), "goro: socket");
   return std::make_shared<Socket>(fd);
 }
 
@@ -86,7 +87,7 @@ std::size_t Conn::read(std::span<std::byte> buf) const {
       s.read_drained = n > 0 && static_cast<std::size_t>(n) < buf.size();
       return static_cast<std::size_t>(n);
     }
-    const int err = detail::os_error();
+    const int err = rt::os::errno_now();
     s.read_drained = false;
     if (err != EINTR && err != EAGAIN) s.throw_errno(err, "read");
     wait_first = err == EAGAIN;  // unless an event came meanwhile
@@ -105,7 +106,7 @@ std::size_t Conn::write(std::span<const std::byte> data) const {
       done += static_cast<std::size_t>(n);  // a partial write: go on with the rest
       continue;
     }
-    const int err = detail::os_error();
+    const int err = rt::os::errno_now();
     if (err == EINTR) continue;
     if (err != EAGAIN) s.throw_errno(err, "write");
     s.wait(true, "write");
@@ -121,7 +122,7 @@ void Conn::close_write() const {
   Socket& s = checked(s_, "close_write");
   Socket::Op op(s);
   std::lock_guard turn(s.write_turn);  // after a write in progress, not in the middle of it
-  if (::shutdown(s.fd, SHUT_WR) != 0) s.throw_errno(detail::os_error(), "close_write");
+  if (::shutdown(s.fd, SHUT_WR) != 0) s.throw_errno(rt::os::errno_now(), "close_write");
 }
 
 namespace {
@@ -160,7 +161,7 @@ Listener listen(std::string_view address) {
     if (e.family() == AF_INET6) ::setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0 ||
         ::listen(s->fd, listen_backlog()) != 0) {
-      last_error = detail::os_error();
+      last_error = rt::os::errno_now();
       continue;
     }
     s->local = sock_name(s->fd, false);
@@ -186,7 +187,7 @@ Conn Listener::accept() const {
       conn->remote = rt::net::to_string(reinterpret_cast<sockaddr*>(&peer));
       return Conn(std::move(conn));
     }
-    switch (const int err = detail::os_error()) {
+    switch (const int err = rt::os::errno_now()) {
       case EINTR:
       case ECONNABORTED:  // the client gave up before we got to it: take the next one
         continue;
@@ -220,7 +221,7 @@ namespace {
 int connect_to(Socket& s, const rt::net::Endpoint& e) {
   Socket::Op op(s);
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
-  if (const int err = detail::os_error(); err != EINPROGRESS && err != EINTR) return err;
+  if (const int err = rt::os::errno_now(); err != EINPROGRESS && err != EINTR) return err;
   for (;;) {
     s.wait(true, "dial");  // throws on close or deadline
     int err = 0;
@@ -310,7 +311,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
       const int one = 1;  // many connections from one local address to many servers
       ::setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&bind_to->addr), bind_to->len) != 0) {
-        last_error = detail::os_error();
+        last_error = rt::os::errno_now();
         continue;
       }
     }

@@ -1,8 +1,6 @@
 // runtime/net/socket.cpp
 #include "net/socket.hpp"
 
-#include <cerrno>
-
 #include <goro/net.hpp>
 
 #include "sched/sched.hpp"
@@ -70,8 +68,6 @@ Socket::Op::Op(Socket& s) : s_(s) {
     throw std::logic_error("goro: this connection belongs to a goro runtime that has stopped");
   }
 }
-
-[[gnu::noinline, gnu::noipa]] int os_error() noexcept { return errno; }
 
 void Socket::throw_errno(int err, const char* op) const {
   std::string what = std::string("goro: ") + op;

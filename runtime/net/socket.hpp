@@ -18,12 +18,6 @@
 
 namespace goro::net::detail {
 
-// errno, read afresh. glibc declares __errno_location() const, so within one function the
-// compiler may compute errno's address once and reuse it after a goroutine switch — on another
-// thread, whose errno it then reads. The calls in net.cpp wait (and so may switch) between
-// their syscalls: they read errno only through this opaque call.
-int os_error() noexcept;
-
 struct Socket {
   explicit Socket(int fd);  // takes ownership; registers with the poller
   ~Socket();

@@ -3,7 +3,8 @@
 // glibc declares __errno_location() const, so within one function the compiler may compute
 // errno's address once and reuse it after a goroutine switch — on another thread by then. Code
 // that switches and then touches errno goes through these opaque calls, which compute the
-// address on the thread they run on.
+// address on the thread they run on. (net.cpp reads errno only through errno_now(): its calls may
+// wait, and so switch, between their syscalls.)
 #pragma once
 
 namespace goro::rt::os {
