@@ -1,7 +1,7 @@
 // runtime/sync/cond.cpp — goro::Cond: Go's sync.Cond with its ticket-based notify list
-// (runtime/sema.go notifyList). A waiter takes a ticket before unlocking the mutex; signal()
-// and broadcast() advance notify_ticket_. A waiter whose ticket is already below it does not
-// block at all — so a signal between unlocking and blocking is never lost.
+// (runtime/sema.go notifyList). A waiter takes a ticket and queues before the mutex is unlocked
+// (see wait); signal() advances notify_ticket_ and wakes the holder of that ticket, broadcast()
+// wakes them all. So a signal sent after the unlock is never lost.
 #include "sync/waitlist.hpp"
 
 namespace goro {
@@ -10,9 +10,8 @@ namespace goro {
 struct CondAccess {
   // Still queued with ticket `w.want`, which no signal has reached yet. Left alone, the signal()
   // that reaches that ticket would wake nobody, though others wait. Give the ticket to the
-  // newest waiter instead, and take the newest ticket back. If the newest ticket's holder has
-  // not queued yet (a plain thread between taking its ticket and blocking), there is nothing
-  // safe to do.
+  // newest waiter instead, and take the newest ticket back. (Every ticket holder is queued: a
+  // waiter takes its ticket and queues under the list's lock.)
   static void unqueued(rt::SyncWaiter& w, rt::WakeList&) {
     auto* c = static_cast<Cond*>(w.owner);
     const auto newest = static_cast<std::int64_t>(c->wait_ticket_ - 1);
@@ -31,26 +30,21 @@ struct CondAccess {
 
 void Cond::wait() {
   using namespace rt;
-  // Once notified, the waiter must not touch *this again: like std::condition_variable, a Cond
-  // may be destroyed as soon as every waiter is notified, before they return. So the mutex is
-  // remembered here, and nothing after the wake-up reads a member.
+  // Like std::condition_variable, a Cond may be destroyed as soon as every waiter is notified,
+  // before they return. Go takes its ticket, unlocks, then queues (its collector keeps the Cond
+  // alive meanwhile); here a notifier could take the mutex, notify and destroy the Cond in that
+  // gap. So the waiter takes its ticket and queues under the list's lock, and unlocks the mutex
+  // only once asleep (wait_then): every notifier finds it queued, and after the wake-up nothing
+  // reads a member.
   Mutex& mutex = mutex_;
+  SyncWaiter w(current_g());
+  if (!w.party.is_goroutine()) note_plain_thread();
+  w.settle = &CondAccess::settle;
+  w.owner = this;
   WaitQ q(waiters_);
   q.lock();
-  const std::uint64_t ticket = wait_ticket_++;
-  q.unlock();
-  mutex.unlock();
-  q.lock();
-  if (ticket < notify_ticket_) {
-    q.unlock();
-  } else {
-    SyncWaiter w(current_g());
-    if (!w.party.is_goroutine()) note_plain_thread();
-    w.want = static_cast<std::int64_t>(ticket);
-    w.settle = &CondAccess::settle;
-    w.owner = this;
-    q.wait(w, WaitReason::sync_cond);  // returns with *this possibly gone
-  }
+  w.want = static_cast<std::int64_t>(wait_ticket_++);
+  q.wait_then(w, WaitReason::sync_cond, [](void* m) { static_cast<Mutex*>(m)->unlock(); }, &mutex);
   mutex.lock();
 }
 
@@ -64,7 +58,7 @@ void Cond::signal() {
     return;
   }
   const auto ticket = static_cast<std::int64_t>(notify_ticket_++);
-  // The holder of that ticket may not have blocked yet; then it will see it is notified.
+  // Its holder is queued (see wait), unless teardown settled it.
   SyncWaiter* w = q.front();
   while (w && w->want != ticket) w = w->next;
   if (w) q.remove(w);

@@ -62,19 +62,34 @@ void WaitGroup::add(std::int64_t delta) {
 void WaitGroup::wait() {
   using namespace rt;
   std::uint64_t state = state_.load(std::memory_order_acquire);
-  for (;;) {
-    if ((state >> 32) == 0) {
-      note_plain_thread();
-      return;
-    }
-    if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) {
-      // Woken, the waiter must not touch *this again: the group may be destroyed as soon as
-      // the counter reaches zero, before its waiters return. So, unlike Go (whose collector
-      // keeps the group alive), there is no check here for a reuse before wait() returned.
-      sema_acquire(sema_, WaitReason::sync_waitgroup, false, &WaitGroupAccess::settle, this);
-      return;
-    }
+  if ((state >> 32) == 0) {
+    note_plain_thread();
+    return;
   }
+  // The group may be destroyed as soon as the counter reaches zero, before its waiters return.
+  // Go counts a waiter, then queues it (its collector keeps the group alive meanwhile); here the
+  // add() that reaches zero could release every waiter and someone destroy the group in that
+  // gap. So a waiter counts itself and queues under the list's lock, which that add() needs to
+  // release it; and once woken it touches nothing of *this (nor checks, as Go does, for a reuse
+  // before wait() returned).
+  SyncWaiter w(current_g());
+  if (!w.party.is_goroutine()) note_plain_thread();
+  w.settle = &WaitGroupAccess::settle;
+  w.owner = this;
+  WaitQ q(sema_);
+  q.lock();
+  do {
+    if ((state >> 32) == 0) {
+      q.unlock();
+      return;
+    }
+  } while (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel));
+  if (q.tokens() > 0) {  // a release ahead of us (sema_acquire's rule)
+    --q.tokens();
+    q.unlock();
+    return;
+  }
+  q.wait(w, WaitReason::sync_waitgroup);
 }
 
 }  // namespace goro

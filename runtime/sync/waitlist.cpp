@@ -66,15 +66,31 @@ void WaitQ::remove(SyncWaiter* w) {
 void WaitQ::wait(SyncWaiter& w, WaitReason reason, bool lifo) {
   if (lifo) push_front(&w);
   else push_back(&w);
+  block(w, reason, nullptr, nullptr);
+}
+
+void WaitQ::wait_then(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg) {
+  push_back(&w);
+  block(w, reason, then, arg);
+}
+
+void WaitQ::block(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg) {
   G* g = w.party.goroutine();
   if (g) {
     g->on_abandon = &settle_sync_wait;
     g->abandon_arg = &w;
   }
-  w.party.block_with(reason, [](G*, void* list) {
-    os::spin_unlock(static_cast<detail::WaitList*>(list)->locked);
+  struct Release {
+    detail::WaitList* list;
+    void (*then)(void*);
+    void* arg;
+  } release{w.list, then, arg};
+  w.party.block_with(reason, [](G*, void* a) {
+    const Release r = *static_cast<Release*>(a);  // on the sleeper's stack: read before the unlock
+    os::spin_unlock(r.list->locked);
+    if (r.then) r.then(r.arg);
     return true;
-  }, w.list);
+  }, &release);
   if (g) g->on_abandon = nullptr;
 }
 

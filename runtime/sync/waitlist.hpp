@@ -90,8 +90,12 @@ class WaitQ {  // operations on a detail::WaitList
   // With the lock held: enqueues the caller as `w` (at the front if `lifo`) and blocks until
   // woken. Returns with the lock released.
   void wait(SyncWaiter& w, WaitReason reason, bool lifo = false);
+  // As wait(), and once the caller is asleep and the lock released, `then(arg)` (Cond::wait
+  // unlocks the user's mutex there: queued before that, it can miss no signal).
+  void wait_then(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg);
 
  private:
+  void block(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg);  // w is queued
   detail::WaitList& l_;
 };
 
