@@ -58,7 +58,7 @@ bool wait_buffered(const chan<time_point>& ch) {
 
 namespace {
 std::vector<std::int64_t> heap_fired;
-void record_fire(goro::rt::TimerEntry* t, std::uint64_t, std::int64_t, bool) {
+void record_fire(goro::rt::TimerEntry* t, std::uint64_t, std::int64_t) {
   heap_fired.push_back(t->when);
 }
 }  // namespace

@@ -95,10 +95,10 @@ PollDesc* Poller::open(int fd) {
       free_ = pd->next_free;
     } else {
       pd = new PollDesc;
-      pd->rtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t, bool) {
+      pd->rtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t) {
         if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, true), true, false);
       };
-      pd->wtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t, bool) {
+      pd->wtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t) {
         if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, false), false, true);
       };
       all_.push_back(pd);

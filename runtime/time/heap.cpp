@@ -42,7 +42,6 @@ int TimerHeap::run_expired(std::int64_t now) {
   for (;;) {
     TimerEntry* due[kBatch];
     std::uint64_t seqs[kBatch];
-    bool rearmed[kBatch];
     int n = 0;
     {
       std::lock_guard guard(lock);
@@ -50,8 +49,7 @@ int TimerHeap::run_expired(std::int64_t now) {
         TimerEntry* t = heap_[0].entry();
         const bool fire_only = heap_[0].fire_only();  // then touch nothing of t until it fires
         seqs[n] = fire_only ? 0 : t->seq.load(std::memory_order_acquire);
-        rearmed[n] = !fire_only && t->period > 0;
-        if (rearmed[n]) {
+        if (!fire_only && t->period > 0) {
           // Next tick after now, skipping the ones missed (Go's ticker drops them too).
           t->when = os::later(now, t->period - (now - t->when) % t->period);
           heap_[0].when = t->when;
@@ -65,7 +63,7 @@ int TimerHeap::run_expired(std::int64_t now) {
       changed();
     }
     for (int i = 0; i < n; ++i) __builtin_prefetch(due[i]);  // overlap the misses
-    for (int i = 0; i < n; ++i) due[i]->fire(due[i], seqs[i], now, rearmed[i]);
+    for (int i = 0; i < n; ++i) due[i]->fire(due[i], seqs[i], now);
     fired += n;
     if (n < kBatch) return fired;
   }

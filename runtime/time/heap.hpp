@@ -40,8 +40,8 @@ class TimerHeap;
 struct TimerEntry {
   std::int64_t when = 0;    // deadline, steady_clock nanoseconds
   std::int64_t period = 0;  // > 0: re-armed every period (tickers), keeping to its phase
-  // Called with no lock held. `rearmed`: a periodic entry is already back in the heap.
-  void (*fire)(TimerEntry* t, std::uint64_t seq, std::int64_t now, bool rearmed) = nullptr;
+  // Called with no lock held (a periodic entry is already back in the heap).
+  void (*fire)(TimerEntry* t, std::uint64_t seq, std::int64_t now) = nullptr;
   // The owner's say in the entry's lifetime (null: none), for what the heap does without firing:
   //   drop: instead of fire, when the heap is discarded (the runtime stopped) while armed;
   //   keep: a periodic entry is being re-armed to fire, under the heap's lock — its owner keeps

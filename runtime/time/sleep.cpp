@@ -43,7 +43,7 @@ void sleep_until_ns(std::int64_t when, std::int64_t now) {
   s.heap = m->p ? &m->p->timers : &sched.ps[0]->timers;  // no P: the monitor took it
   s.timer.when = when;
   s.timer.fire_only = true;
-  s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t, bool) {
+  s.timer.fire = [](TimerEntry* t, std::uint64_t, std::int64_t) {
     ready(reinterpret_cast<Sleeper*>(t)->g);
   };
   park_on(section, WaitReason::sleep, [](G*, void* arg) {

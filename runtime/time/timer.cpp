@@ -45,7 +45,7 @@ using namespace rt;
 
 TimerState* state_of(TimerEntry* e) { return reinterpret_cast<TimerState*>(e); }
 
-void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now, bool /*rearmed: see owner()*/) {
+void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now) {
   TimerState* s = state_of(e);
   {
     std::lock_guard lock(s->lock);
