@@ -37,10 +37,7 @@ void Cond::wait() {
   // only once asleep (wait_then): every notifier finds it queued, and after the wake-up nothing
   // reads a member.
   Mutex& mutex = mutex_;
-  SyncWaiter w(current_g());
-  if (!w.party.is_goroutine()) note_plain_thread();
-  w.settle = &CondAccess::settle;
-  w.owner = this;
+  SyncWaiter w(&CondAccess::settle, this);
   WaitQ q(waiters_);
   q.lock();
   w.want = static_cast<std::int64_t>(wait_ticket_++);

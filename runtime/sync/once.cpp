@@ -21,8 +21,7 @@ bool Once::begin() {
       note_plain_thread();  // a plain thread running f will wake the goroutines that wait
       return true;
     }
-    SyncWaiter w(current_g());
-    if (!w.party.is_goroutine()) note_plain_thread();
+    SyncWaiter w;
     q.wait(w, WaitReason::sync_once);
     q.lock();
   }

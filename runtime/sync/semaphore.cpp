@@ -44,11 +44,8 @@ void Semaphore::acquire(std::int64_t n) {
     note_plain_thread();  // a plain thread holding units may wake a waiter later
     return;
   }
-  SyncWaiter w(current_g());
-  if (!w.party.is_goroutine()) note_plain_thread();
+  SyncWaiter w(&SemaphoreAccess::settle, this);
   w.want = n;
-  w.settle = &SemaphoreAccess::settle;
-  w.owner = this;
   q.wait(w, WaitReason::semaphore);  // release() takes our units for us before waking us
 }
 

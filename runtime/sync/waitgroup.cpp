@@ -72,10 +72,7 @@ void WaitGroup::wait() {
   // gap. So a waiter counts itself and queues under the list's lock, which that add() needs to
   // release it; and once woken it touches nothing of *this (nor checks, as Go does, for a reuse
   // before wait() returned).
-  SyncWaiter w(current_g());
-  if (!w.party.is_goroutine()) note_plain_thread();
-  w.settle = &WaitGroupAccess::settle;
-  w.owner = this;
+  SyncWaiter w(&WaitGroupAccess::settle, this);
   WaitQ q(sema_);
   q.lock();
   do {

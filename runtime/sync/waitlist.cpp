@@ -103,10 +103,7 @@ void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo, const Settl
     q.unlock();
     return;
   }
-  SyncWaiter w(current_g());
-  if (!w.party.is_goroutine()) note_plain_thread();
-  w.settle = settle;
-  w.owner = owner;
+  SyncWaiter w(settle, owner);
   q.wait(w, reason, lifo);  // the releaser hands its token straight to us
 }
 

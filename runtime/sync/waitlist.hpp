@@ -35,7 +35,11 @@ struct SettleOps {
 };
 
 struct SyncWaiter {
-  explicit SyncWaiter(G* self) : party(self) {}
+  // The calling party: its goroutine, or a plain thread, which is noted as a possible waker.
+  explicit SyncWaiter(const SettleOps* how = nullptr, void* of = nullptr)
+      : party(current_g()), settle(how), owner(of) {
+    note_plain_thread();
+  }
   Waiter party;
   detail::WaitList* list = nullptr;
   SyncWaiter* prev = nullptr;
