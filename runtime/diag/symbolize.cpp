@@ -46,7 +46,7 @@ bool in_go(const char* file) {  // goro/runtime.hpp, not some mygoro/runtime.hpp
   constexpr std::string_view header = "goro/runtime.hpp";
   if (!file) return false;
   const std::string_view f(file);
-  return f == header || f.ends_with("/" + std::string(header));
+  return f.ends_with(header) && (f.size() == header.size() || f[f.size() - header.size() - 1] == '/');
 }
 
 int innermost_frame(void* data, std::uintptr_t, const char* file, int line, const char* function) {

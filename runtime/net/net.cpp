@@ -7,8 +7,8 @@
 #include <goro/select.hpp>
 
 #include "net/address.hpp"
-#include "os/errno.hpp"
 #include "net/socket.hpp"
+#include "os/errno.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
