@@ -100,22 +100,28 @@ static void check_deadlock_reported(std::initializer_list<const char*> children)
   }
 }
 
-// A goroutine that used goro inside blocking() (where its thread acts as a plain one) must not
-// leave its worker thread counted as a plain thread that can wake goroutines: that would turn
-// deadlock detection off for the rest of the run. Children, with a watchdog: the bug is a hang.
-static int deadlock_after_blocking(void (*inside)()) {
+// A child's body: runs `main` at procs 1 under a 20 s watchdog; 0 if run() reported a deadlock.
+template <class F>
+static int deadlock_reported_at_procs_1(F main) {
   ::alarm(20);
   goro::Config c;
   c.procs = 1;
   try {
-    goro::run(c, [inside] {
-      goro::blocking(inside);
-      goro::chan<int>().recv();  // nobody will ever send
-    });
+    goro::run(c, main);
   } catch (const goro::deadlock_error&) {
     return 0;
   }
   return 1;
+}
+
+// A goroutine that used goro inside blocking() (where its thread acts as a plain one) must not
+// leave its worker thread counted as a plain thread that can wake goroutines: that would turn
+// deadlock detection off for the rest of the run. Children, with a watchdog: the bug is a hang.
+static int deadlock_after_blocking(void (*inside)()) {
+  return deadlock_reported_at_procs_1([inside] {
+    goro::blocking(inside);
+    goro::chan<int>().recv();  // nobody will ever send
+  });
 }
 GORO_CHILD("deadlock after go inside blocking") {
   return deadlock_after_blocking([] { goro::go([] {}); });
@@ -178,24 +184,16 @@ TEST_CASE("a deadlock is detected when the last plain thread that could wake a g
 // a deadlock. Then the goroutine blocks or ends without a P: it is the last one awake, and its
 // worker must look again. Children, with a watchdog: the bug is a hang.
 static int deadlock_after_losing_p(void (*then)()) {
-  ::alarm(20);
-  goro::Config c;
-  c.procs = 1;
-  try {
-    goro::run(c, [then] {
-      goro::go([then] {
-        // Until main has run on the P taken from us, blocked, and its worker has let the P go
-        // (stats() is no scheduling point).
-        while (goro::stats().idle_procs == 0) spin_for(1ms);
-        then();
-      });
-      goro::yield();             // the goroutine runs; main waits on the P for it
-      goro::chan<int>().recv();  // nobody will ever send
+  return deadlock_reported_at_procs_1([then] {
+    goro::go([then] {
+      // Until main has run on the P taken from us, blocked, and its worker has let the P go
+      // (stats() is no scheduling point).
+      while (goro::stats().idle_procs == 0) spin_for(1ms);
+      then();
     });
-  } catch (const goro::deadlock_error&) {
-    return 0;
-  }
-  return 1;
+    goro::yield();             // the goroutine runs; main waits on the P for it
+    goro::chan<int>().recv();  // nobody will ever send
+  });
 }
 GORO_CHILD("deadlock after a goroutine that lost its P blocks") {
   return deadlock_after_losing_p([] { goro::chan<int>().recv(); });
