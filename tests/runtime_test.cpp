@@ -92,6 +92,26 @@ TEST_CASE("procs and num_goroutines") {
   });
 }
 
+TEST_CASE("num_goroutines never counts a goroutine's exit without its spawn") {
+  // A plain thread spawns goroutines that run and exit on another P while main keeps counting:
+  // a count that read the spawns before the exits could see one exit too many.
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    std::atomic<bool> stop{false};
+    auto spawn = [&] {
+      while (!stop.load()) goro::go([] {});
+    };
+    std::thread spawner(spawn), spawner2(spawn);
+    long too_few = 0;
+    for (long i = 0; i < scaled(20'000'000); ++i) too_few += goro::num_goroutines() < 1;
+    stop = true;
+    spawner.join();
+    spawner2.join();
+    CHECK(too_few == 0);
+  });
+}
+
 TEST_CASE("go copies its arguments as std::thread does") {
   goro::run([] {
     std::atomic<long> done{0};

@@ -16,13 +16,15 @@ auto with_runtime(F f, decltype(f()) otherwise) {
   return external.admitted() ? f() : otherwise;
 }
 
+// Exits first, then spawns. A goroutine's spawn happens before its exit, so every exit counted
+// has its spawn counted too; in the other order, a goroutine spawned on one P (or by a plain
+// thread) and gone on another between the two reads would count as an exit only, and the total
+// could drop below the goroutines that are surely alive.
 std::size_t live_goroutines() {
-  std::uint64_t spawned = sched.external_spawned.load(std::memory_order_relaxed);
-  std::uint64_t exited = sched.external_exited.load(std::memory_order_relaxed);
-  for (auto& p : sched.ps) {
-    spawned += p->counters.spawned.get();
-    exited += p->counters.exited.get();
-  }
+  std::uint64_t exited = sched.external_exited.load(std::memory_order_acquire);
+  for (auto& p : sched.ps) exited += p->counters.exited.get();
+  std::uint64_t spawned = sched.external_spawned.load(std::memory_order_acquire);
+  for (auto& p : sched.ps) spawned += p->counters.spawned.get();
   return spawned > exited ? static_cast<std::size_t>(spawned - exited) : 0;
 }
 

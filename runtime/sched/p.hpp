@@ -21,11 +21,14 @@ namespace goro::rt {
 struct M;
 
 // A counter with a single writer (the M holding the P) and any number of readers: a plain
-// load-add-store, no read-modify-write, and still a whole value for stats().
+// load-add-store, no read-modify-write, and still a whole value for stats(). Release and acquire
+// (free on x86) let a reader that sees an exit also see the spawn before it (diag/stats.cpp).
 class Counter {
  public:
-  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+  void add(std::uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+  std::uint64_t get() const { return v_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::uint64_t> v_{0};

@@ -231,7 +231,7 @@ void goexit(G* g) {
   }
   // Our P was taken while we ran (monitor.cpp): count the exit globally, recycle into the global
   // pools, and leave through g0, which finds this M without a P and parks it.
-  sched.external_exited.fetch_add(1, std::memory_order_relaxed);
+  sched.external_exited.fetch_add(1, std::memory_order_release);
   leave_without_p(m, g, [](Fiber*, void* arg) {
     G* done = static_cast<G*>(arg);
     Stack* s = done->stack;
