@@ -156,6 +156,17 @@ TEST_CASE("misuse: send or close on a closed channel, close of nil") {
   });
 }
 
+// Go's makechan panics "size out of range" when cap * elemsize overflows. Before the commit that
+// added this test the byte count wrapped around: chan<std::uint64_t>(2^61) got a buffer of no
+// bytes at all, and its sends wrote past the channel's memory.
+TEST_CASE("misuse: a capacity whose buffer does not fit in memory throws") {
+  CHECK_THROWS_AS(chan<std::uint64_t>(std::size_t{1} << 61), std::length_error);
+  CHECK_THROWS_AS(chan<std::uint64_t>(SIZE_MAX / 8 + 2), std::length_error);  // wraps to 8 bytes
+  CHECK_THROWS_AS(chan<int>(SIZE_MAX), std::length_error);
+  chan<std::monostate> signals(SIZE_MAX);  // an empty type stores nothing: any capacity fits
+  CHECK(signals.capacity() == SIZE_MAX);
+}
+
 TEST_CASE("non-blocking operations") {
   goro::run([] {
     chan<int> ch;

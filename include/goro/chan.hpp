@@ -48,6 +48,7 @@ class chan {
 
  public:
   chan() : chan(0) {}
+  // Throws std::length_error if `capacity` elements could not fit in memory at all.
   explicit chan(std::size_t capacity) : core_(detail::chan_make(&detail::elem_ops<T>, capacity)) {}
   static chan nil() { return chan(Adopt{}, nullptr); }
 

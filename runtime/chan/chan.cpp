@@ -7,9 +7,12 @@
 #include "sched/sched.hpp"
 #include "sched/settle.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 namespace goro::rt {
 namespace {
@@ -168,14 +171,25 @@ namespace {
 struct ChanLayout {
   std::size_t header, bytes, align;
   ChanLayout(const ElemOps* ops, std::size_t capacity)
-      : header((sizeof(Chan) + ops->align - 1) / ops->align * ops->align),
+      : header(header_bytes(ops)),
         bytes(header + (ops->size ? capacity * ops->size : 0)),
         align(ops->align > alignof(Chan) ? ops->align : alignof(Chan)) {}
+
+  static std::size_t header_bytes(const ElemOps* ops) {
+    return (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
+  }
+  // Whether `bytes` can be counted at all (Go's makechan: "size out of range").
+  static bool fits(const ElemOps* ops, std::size_t capacity) {
+    return !ops->size || capacity <= (SIZE_MAX - header_bytes(ops)) / ops->size;
+  }
 };
 
 }  // namespace
 
 ChanCore* chan_make(const ElemOps* ops, std::size_t capacity) {
+  if (!ChanLayout::fits(ops, capacity))
+    throw std::length_error("goro: chan capacity " + std::to_string(capacity) + " of " +
+                            std::to_string(ops->size) + "-byte elements is out of range");
   const ChanLayout layout(ops, capacity);
   void* mem = chan_memory_get(layout.bytes, layout.align);
   auto* buf = ops->size && capacity ? static_cast<unsigned char*>(mem) + layout.header : nullptr;

@@ -56,7 +56,7 @@ struct ChanHeader {
 };
 struct ChanCore;  // runtime/chan/chan.hpp
 
-ChanCore* chan_make(const ElemOps* ops, std::size_t capacity);
+ChanCore* chan_make(const ElemOps* ops, std::size_t capacity);  // std::length_error: out of range
 void chan_destroy(ChanCore* c) noexcept;  // the last handle is gone
 
 inline void chan_retain(ChanCore* c) noexcept {
