@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace goro_test;
 using goro::chan;
@@ -340,4 +342,62 @@ TEST_CASE("a woken select keeps its channels alive although the partner dropped 
       }
     });
   });
+}
+
+namespace {
+
+// A select over a, every filler, then b, with a default. The fillers (never ready) put time
+// between the moments the fast pass looks at a and at b, whatever order it polls them in.
+template <std::size_t... I>
+bool select_defaults(const chan<int>& a, const chan<int>& b, const std::vector<chan<int>>& fillers,
+                     std::index_sequence<I...>) {
+  bool defaulted = false;
+  goro::select(goro::on_recv(a), goro::on_recv(fillers[I])..., goro::on_recv(b),
+               goro::on_default([&] { defaulted = true; }));
+  return defaulted;
+}
+
+}  // namespace
+
+// Go's select takes the default only if no case could proceed at the moment it chose. Before the
+// commit that added this test, a select with a default decided "none is ready" from its lock-free
+// fast pass alone, which sees each case at a different moment: b looked empty after a had (still)
+// looked empty, although a had filled before b emptied, so at every moment one of them had a
+// value. (Seen in one to five rounds in a hundred on two cores.)
+TEST_CASE("a select with a default takes it only if at one moment no case was ready") {
+  constexpr std::size_t kFillers = 62;
+  const std::vector<chan<int>> fillers(kFillers);  // nobody sends on them
+  const chan<int> a(1), b(1);
+  const int rounds = static_cast<int>(scaled(3000));
+  std::atomic<int> start{0}, finished{0};
+  auto wait_for = [](const std::atomic<int>& flag, int round) {
+    // Spins: a thread in sched_yield would miss the moment. Yields now and then, in case the
+    // other thread has no core.
+    for (int spins = 1; flag.load() != round; ++spins)
+      if (spins % 65536 == 0) std::this_thread::yield();
+  };
+  // Plain threads: two that really run at once, with no scheduler between them.
+  std::thread other([&] {
+    for (int round = 1; round <= rounds; ++round) {
+      wait_for(start, round);
+      std::atomic<int> delay{round * 7919 % 400};  // vary the overlap: up to a few hundred ns
+      while (delay.load(std::memory_order_relaxed) > 0)
+        delay.store(delay.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      a.send(round);       // a becomes ready ...
+      (void)b.try_recv();  // ... before b stops being (unless the select took b's value)
+      finished.store(round);
+    }
+  });
+  int defaults = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    int v = 0;
+    (void)a.try_recv();  // a empty, b full
+    CHECK(b.try_send(v));
+    start.store(round);
+    defaults += select_defaults(a, b, fillers, std::make_index_sequence<kFillers>{});
+    wait_for(finished, round);
+    (void)b.try_recv();
+  }
+  other.join();
+  CHECK(defaults == 0);
 }

@@ -58,7 +58,9 @@ struct ChanWaiter {
 
 class WaitQueue {
  public:
-  bool empty() const { return head_.load(std::memory_order_relaxed) == nullptr; }  // lock-free peek
+  bool empty(std::memory_order order = std::memory_order_relaxed) const {  // lock-free peek
+    return head_.load(order) == nullptr;
+  }
 
   void push(ChanWaiter* w) {
     w->next = nullptr;

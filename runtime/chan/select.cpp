@@ -5,9 +5,11 @@
 //   2. Pass 1, all channels locked: take the first case in poll order that can complete now —
 //      the same steps as a plain send or receive (chan.cpp). Before it, a fast pass does the
 //      same one channel at a time, locking only channels that look ready (their state read
-//      without the lock): one lock instead of one per case when a case is ready. If none is
-//      ready and there is a default, the default is taken after the fast pass, as Go's
-//      non-blocking channel operations decide "not ready" without the lock.
+//      without the lock): one lock instead of one per case when a case is ready. With a default
+//      and a single channel case, the fast pass alone may decide "not ready", as Go's
+//      non-blocking channel operations do without the lock. With several it may not: it sees
+//      each case at a different moment, and "none was ready" needs one moment for all of them
+//      (a case seen not ready may have become ready before the last is seen). Pass 1 decides.
 //   3. Pass 2: take a reference to each channel (Locks::retain), enqueue one waiter per case, all
 //      sharing one SelectGroup, and park; the channels are unlocked once we are off our stack
 //      (park.hpp).
@@ -57,13 +59,22 @@ FastRand& rng_for(M* m) {  // m: inside its RuntimeSection
   return rng;
 }
 
-// Whether a case could complete now, judged without its channel's lock (relaxed reads of state
-// the lock guards: a stale answer is one from a moment earlier).
+// Whether a case could complete now, judged without its channel's lock (reads of state the lock
+// guards: a stale answer is one from a moment earlier). A closed channel is ready: a receive
+// fires, a send throws. The two reads come in the order of chan_send's and chan_recv's fast
+// paths, so that "not ready" held at one moment between them: a send reads closed first, a
+// receive reads it last (closed, then drained, between the reads would otherwise look like an
+// open, empty channel).
 bool looks_ready(const detail::SelectCase& c) {
   const Chan* ch = from_core(c.chan);
-  if (ch->closed.load(std::memory_order_relaxed)) return true;  // a recv fires, a send throws
-  if (c.is_send) return ch->cap == 0 ? !ch->recvq.empty() : ch->count.load(std::memory_order_relaxed) < ch->cap;
-  return ch->cap == 0 ? !ch->sendq.empty() : ch->count.load(std::memory_order_relaxed) > 0;
+  if (c.is_send) {
+    if (ch->closed.load(std::memory_order_acquire)) return true;
+    return ch->cap == 0 ? !ch->recvq.empty() : ch->count.load(std::memory_order_relaxed) < ch->cap;
+  }
+  // Acquire: the read of closed stays after this one.
+  if (ch->cap == 0 ? !ch->sendq.empty(std::memory_order_acquire) : ch->count.load(std::memory_order_acquire) > 0)
+    return true;
+  return ch->closed.load(std::memory_order_relaxed);
 }
 
 // Tries case k under its own channel's lock. True if it completed (or threw closed_channel).
@@ -171,7 +182,7 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
     const std::size_t k = poll[p];
     if (looks_ready(cases[k]) && try_case(cases[k], k, m, out)) return out;
   }
-  if (has_default) return {n, Recv::nothing};  // a case ready since we looked is a later select's
+  if (has_default && live == 1) return {n, Recv::nothing};  // not ready when looked at
 
   for (std::size_t i = 1; i < live; ++i)  // insertion sort by address: selects are small
     for (std::size_t j = i; j > 0 && cases[order[j]].chan < cases[order[j - 1]].chan; --j)
@@ -197,6 +208,10 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
     locks.unlock();
     if (wake) wake->party->wake(m);
     return {k, r};
+  }
+  if (has_default) {  // no case was ready at this moment
+    locks.unlock();
+    return {n, Recv::nothing};
   }
   // Pass 2.
   locks.retain();
