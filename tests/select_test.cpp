@@ -11,7 +11,9 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,6 +22,22 @@
 
 using namespace goro_test;
 using goro::chan;
+
+// The next allocation of exactly this many bytes on this thread throws std::bad_alloc (0: none).
+// This binary's operator new, so that the runtime's allocations can fail on cue.
+static thread_local std::size_t fail_allocation_of = 0;
+
+void* operator new(std::size_t bytes) {
+  if (bytes == fail_allocation_of && bytes != 0) {
+    fail_allocation_of = 0;
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(bytes ? bytes : 1)) return p;
+  throw std::bad_alloc();
+}
+// Out of line: GCC would see free() of what a new-expression returned and warn.
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 TEST_CASE("select takes a ready case and runs its handler after releasing the channels") {
   goro::run([] {
@@ -400,4 +418,28 @@ TEST_CASE("a select with a default takes it only if at one moment no case was re
   }
   other.join();
   CHECK(defaults == 0);
+}
+
+// A select that cannot allocate its waiters (more cases than it keeps on its stack) throws
+// std::bad_alloc and leaves its channels as they were. Before the commit that added this test it
+// allocated them with every channel locked and a reference to each taken: the exception left
+// all of them locked for ever (the next operation on any of them spun), and never released.
+TEST_CASE("a select whose waiters cannot be allocated leaves its channels unlocked") {
+  goro::run([] {
+    std::array<chan<int>, 10> chans;  // more than SmallArray keeps inline, none ready
+    fail_allocation_of = chans.size() * sizeof(goro::rt::ChanWaiter);
+    CHECK_THROWS_AS(goro::select(goro::on_recv(chans[0]), goro::on_recv(chans[1]), goro::on_recv(chans[2]),
+                                 goro::on_recv(chans[3]), goro::on_recv(chans[4]), goro::on_recv(chans[5]),
+                                 goro::on_recv(chans[6]), goro::on_recv(chans[7]), goro::on_recv(chans[8]),
+                                 goro::on_send(chans[9], 1)),
+                    std::bad_alloc);
+    fail_allocation_of = 0;
+    for (const chan<int>& ch : chans) {
+      goro::rt::Chan* c = goro::rt::from_core(ch.core());
+      const bool unlocked = c->lock.try_lock();
+      CHECK(unlocked);
+      if (unlocked) c->lock.unlock();
+      CHECK(c->refs.load() == 1);  // this handle's only
+    }
+  });
 }

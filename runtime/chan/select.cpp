@@ -188,6 +188,8 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
     for (std::size_t j = i; j > 0 && cases[order[j]].chan < cases[order[j - 1]].chan; --j)
       std::swap(order[j], order[j - 1]);
   const Locks locks{cases, &order[0], live};
+  // Pass 2's waiters, allocated before anything is locked: bad_alloc must leave nothing held.
+  SmallArray<ChanWaiter> waiters(n);
 
   // Pass 1, with every channel locked: nothing can become ready behind our back from here on.
   locks.lock();
@@ -217,7 +219,6 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
   locks.retain();
   Waiter me(self);
   SelectGroup group;
-  SmallArray<ChanWaiter> waiters(n);
   for (std::size_t i = 0; i < live; ++i) {
     const std::size_t k = order[i];
     ChanWaiter& w = waiters[k];
