@@ -500,3 +500,26 @@ TEST_CASE("goroutines abandoned in a channel's queue do not haunt it after run r
   survivor.send(2);
   t.join();
 }
+
+TEST_CASE("a goroutine left blocked on a channel whose every handle is gone is settled without it") {
+  // Go's "first answer wins": the slower senders stay blocked on a channel that main, which
+  // owned the only handle, has destroyed by the time run ends. Settling them must not touch it
+  // (under ASan: no use after free; elsewhere: a reused channel's queue stays intact).
+  each_procs([](goro::Config c) {
+    chan<int> reused;
+    goro::run(c, [&] {
+      {
+        chan<int> answers;
+        for (int i = 0; i < 3; ++i) goro::go([&answers, i] { answers.send(i); });
+        answers.recv();
+        REQUIRE(wait_parked("chan send", 2));
+      }
+      reused = chan<int>();  // may take the freed channel's memory
+      goro::go([&] { reused.recv(); });
+      REQUIRE(wait_parked("chan receive"));
+    });
+    int v = 1;
+    CHECK(!reused.try_send(v));  // its abandoned receiver is gone
+    CHECK(!reused.try_recv());
+  });
+}

@@ -26,8 +26,9 @@ struct SingleWait {
 
 void abandon_single(void* arg) {
   auto* w = static_cast<SingleWait*>(arg);
-  // Readied but not yet run: the waker dequeued it, and the channel may be gone by now. Nobody
-  // dequeues meanwhile: plain threads wait behind their WakeFence (sched/settle.hpp).
+  // Readied but not yet run (the waker dequeued it), or the channel's last handle is gone
+  // (chan_destroy unlinked it): the channel may be gone by now. Nobody dequeues meanwhile:
+  // plain threads wait behind their WakeFence (sched/settle.hpp).
   if (!w->waiter.linked.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(w->chan->lock);
   (w->is_send ? w->chan->sendq : w->chan->recvq).remove(&w->waiter);
@@ -198,6 +199,18 @@ ChanCore* chan_make(const ElemOps* ops, std::size_t capacity) {
 
 void chan_destroy(ChanCore* core) noexcept {
   Chan* c = from_core(core);
+  // Still queued: single sends and receives parked through a reference to a handle now gone
+  // (`go([&] { ch.send(v); })` left blocked, Go's "first answer wins"; a select holds its own
+  // references). Nothing can wake them now. Unlinked, they are settled at teardown without
+  // touching this memory (abandon_single). The fence: teardown may be settling meanwhile.
+  if (!c->sendq.empty() || !c->recvq.empty()) {
+    WakeFence fence;
+    std::lock_guard lock(c->lock);
+    while (c->sendq.dequeue()) {
+    }
+    while (c->recvq.dequeue()) {
+    }
+  }
   if (c->timer) timer_channel_gone(c->timer);  // before the memory goes: a fire may be sending
   for (std::size_t i = 0, n = c->count.load(); i < n; ++i) c->destroy_value(c->slot((c->recvx + i) % c->cap));
   const ChanLayout layout(c->ops, c->cap);
