@@ -246,7 +246,9 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
   Chan* c = from_core(core);
   // Go's fast path: empty and open means "nothing" without the lock. (Empty and closed is
   // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
-  if (!block && (c->cap == 0 ? c->sendq.empty() : c->count.load(std::memory_order_acquire) == 0) &&
+  // Acquire on the first read keeps the read of closed after it (Go's atomics are seq_cst).
+  if (!block &&
+      (c->cap == 0 ? c->sendq.empty(std::memory_order_acquire) : c->count.load(std::memory_order_acquire) == 0) &&
       !c->closed.load(std::memory_order_acquire)) {
     note_plain_thread();
     return Recv::nothing;
