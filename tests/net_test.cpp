@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -703,5 +704,36 @@ TEST_CASE("goroutines waiting on sockets show in dump as [IO wait]") {
     CHECK(contains(out.str(), "goroutine 2 [IO wait, "));
     client.close();
     ln.close();
+  });
+}
+
+// A call holds its socket as a handle does (a parked select holds its channels the same way):
+// the goroutine that owns the last other handle may drop it while the call waits. That freed the
+// socket under the blocked read, which then used the freed memory when it was woken.
+TEST_CASE("dropping the last handle while another goroutine is blocked on the connection") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      auto [dialed, peer] = dial_accept(ln);
+      auto owner = std::make_unique<net::Conn>(std::exchange(dialed, net::Conn()));  // the only handle
+      goro::chan<std::string> result(1);
+      goro::go([reader = owner.get(), result] {  // borrows the owner's handle
+        char buf[8];
+        try {
+          const std::size_t n = reader->read(std::span<char>(buf));
+          result.send(std::string(buf, n));
+        } catch (const std::system_error& e) {
+          result.send(e.what());
+        }
+      });
+      REQUIRE(wait_parked("IO wait"));
+      owner.reset();
+      peer.write(std::string_view("hi"));
+      const std::string got = *result.recv();
+      CHECK(got == "hi");  // the read went on, on the socket it started with
+      char buf[8];
+      CHECK(peer.read(std::span<char>(buf)) == 0);  // and the socket closed when it returned
+      ln.close();
+    });
   });
 }

@@ -51,9 +51,9 @@ std::shared_ptr<Socket> open_socket(int family) {
   return std::make_shared<Socket>(fd);
 }
 
-Socket& checked(const std::shared_ptr<Socket>& s, const char* what) {
+const std::shared_ptr<Socket>& checked(const std::shared_ptr<Socket>& s, const char* what) {
   if (!s) throw std::logic_error(std::string("goro: ") + what + " on an unconnected goro::net handle");
-  return *s;
+  return s;
 }
 
 void set_nodelay(int fd) {
@@ -66,8 +66,8 @@ void set_nodelay(int fd) {
 // ---- Conn ----
 
 std::size_t Conn::read(std::span<std::byte> buf) const {
-  Socket& s = checked(s_, "read");
-  Socket::Op op(s);
+  Socket::Op op(checked(s_, "read"));
+  Socket& s = op.socket();
   std::lock_guard turn(s.read_turn);
   s.check(false, "read");
   if (buf.empty()) return 0;
@@ -95,8 +95,8 @@ std::size_t Conn::read(std::span<std::byte> buf) const {
 }
 
 std::size_t Conn::write(std::span<const std::byte> data) const {
-  Socket& s = checked(s_, "write");
-  Socket::Op op(s);
+  Socket::Op op(checked(s_, "write"));
+  Socket& s = op.socket();
   std::lock_guard turn(s.write_turn);
   s.check(true, "write");
   std::size_t done = 0;
@@ -119,8 +119,8 @@ void Conn::close() const {
 }
 
 void Conn::close_write() const {
-  Socket& s = checked(s_, "close_write");
-  Socket::Op op(s);
+  Socket::Op op(checked(s_, "close_write"));
+  Socket& s = op.socket();
   std::lock_guard turn(s.write_turn);  // after a write in progress, not in the middle of it
   if (::shutdown(s.fd, SHUT_WR) != 0) s.throw_errno(rt::os::errno_now(), "close_write");
 }
@@ -132,17 +132,16 @@ std::int64_t deadline_ns(time_point t) {
   return ns > 0 ? ns : -1;
 }
 void set_deadlines(const std::shared_ptr<Socket>& s, time_point t, bool read, bool write) {
-  Socket& sock = checked(s, "set_deadline");
-  Socket::Op op(sock);
-  rt::poller.set_deadline(sock.pd, deadline_ns(t), read, write);
+  Socket::Op op(checked(s, "set_deadline"));
+  rt::poller.set_deadline(op.socket().pd, deadline_ns(t), read, write);
 }
 }  // namespace
 
 void Conn::set_deadline(time_point t) const { set_deadlines(s_, t, true, true); }
 void Conn::set_read_deadline(time_point t) const { set_deadlines(s_, t, true, false); }
 void Conn::set_write_deadline(time_point t) const { set_deadlines(s_, t, false, true); }
-std::string Conn::local_address() const { return checked(s_, "local_address").local; }
-std::string Conn::remote_address() const { return checked(s_, "remote_address").remote; }
+std::string Conn::local_address() const { return checked(s_, "local_address")->local; }
+std::string Conn::remote_address() const { return checked(s_, "remote_address")->remote; }
 
 // ---- Listener ----
 
@@ -172,8 +171,8 @@ Listener listen(std::string_view address) {
 }
 
 Conn Listener::accept() const {
-  Socket& s = checked(s_, "accept");
-  Socket::Op op(s);
+  Socket::Op op(checked(s_, "accept"));
+  Socket& s = op.socket();
   std::lock_guard turn(s.read_turn);
   s.check(false, "accept");
   for (;;) {
@@ -211,15 +210,16 @@ void Listener::close() const {
   if (s_) s_->close();
 }
 
-std::string Listener::address() const { return checked(s_, "address").local; }
+std::string Listener::address() const { return checked(s_, "address")->local; }
 
 // ---- dial ----
 
 namespace {
 
 // Connects s to e; waits for the non-blocking connect to finish. Returns 0 or an errno.
-int connect_to(Socket& s, const rt::net::Endpoint& e) {
-  Socket::Op op(s);
+int connect_to(const std::shared_ptr<Socket>& socket, const rt::net::Endpoint& e) {
+  Socket::Op op(socket);
+  Socket& s = op.socket();
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
   if (const int err = rt::os::errno_now(); err != EINPROGRESS && err != EINTR) return err;
   for (;;) {
@@ -318,7 +318,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
     ConnectWatcher watcher(ctx, s);
     int err;
     try {
-      err = connect_to(*s, e);
+      err = connect_to(s, e);
     } catch (const std::system_error&) {
       if (std::error_code why = ctx.err()) throw_ctx(why);
       throw;

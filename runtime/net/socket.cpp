@@ -31,7 +31,7 @@ rt::PollDesc* register_fd(int fd) {
 Socket::Socket(int descriptor)
     : fd(descriptor), pd(register_fd(descriptor)), generation(rt::sched.generation.load()) {}
 
-Socket::~Socket() { close(); }  // no call can be running: callers hold a handle
+Socket::~Socket() { close(); }  // no call can be running: each holds the Socket (Op)
 
 bool Socket::runtime_alive() const {
   return rt::sched.running.load(std::memory_order_acquire) &&
@@ -56,7 +56,8 @@ void Socket::release() {
   }
 }
 
-Socket::Op::Op(Socket& s) : s_(s) {
+Socket::Op::Op(std::shared_ptr<Socket> socket) : s_(std::move(socket)) {
+  Socket& s = *s_;
   std::uint64_t v = s.state_.load(std::memory_order_acquire);
   do {
     if (v & kClosed)

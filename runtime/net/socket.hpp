@@ -4,8 +4,9 @@
 // wakes whoever waits on it — they see PollResult::closing and throw — and drops the socket's
 // own reference; the descriptor is closed when the last reference goes, at once if no call is
 // running. So a descriptor number is never reused while a call on the old socket still uses it
-// (Go's fdMutex, reduced to what goro needs). The last Conn handle going closes it too. Concurrent reads, and concurrent writes, on one socket take turns (a goro
-// Mutex per direction): a message is never interleaved with another.
+// (Go's fdMutex, reduced to what goro needs). The last Conn handle going closes it too; a call
+// under way counts as a handle (Op). Concurrent reads, and concurrent writes, on one socket take
+// turns (a goro Mutex per direction): a message is never interleaved with another.
 #pragma once
 
 #include <goro/sync.hpp>
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace goro::net::detail {
@@ -42,15 +44,20 @@ struct Socket {
   void check(bool write, const char* op);
 
   // Holds a reference for one operation; throws if the socket is closed or its runtime gone.
+  // It holds the Socket object too, as a handle does: the goroutine that owns the last other
+  // handle may drop it while the operation waits (a parked select holds its channels the same
+  // way), and the socket must outlive the operation.
   class Op {
    public:
-    explicit Op(Socket& s);
-    ~Op() { s_.release(); }
+    explicit Op(std::shared_ptr<Socket> s);
+    ~Op() { s_->release(); }
     Op(const Op&) = delete;
     Op& operator=(const Op&) = delete;
 
+    Socket& socket() const { return *s_; }
+
    private:
-    Socket& s_;
+    const std::shared_ptr<Socket> s_;
   };
 
   [[noreturn]] void throw_errno(int err, const char* op) const;
