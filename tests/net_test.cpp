@@ -737,3 +737,44 @@ TEST_CASE("dropping the last handle while another goroutine is blocked on the co
     });
   });
 }
+
+// A deadline's timer tells that its fire is stale — the deadline moved, or the socket closed,
+// since the timer was popped — by its seq, which set_deadline and close() bump under the
+// descriptor's lock. The fire compared seq before taking that lock: a set_deadline that came in
+// between moved the deadline and returned, and the stale fire then marked the new deadline
+// passed, so reads timed out with their deadline an hour away (a stress test that moved
+// deadlines just as they expired saw it about once in 100k moves). White-box, to make the
+// window wide: the test holds the lock while the timer fires, then moves the deadline.
+TEST_CASE("a deadline moved while its old timer fires stays moved") {
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    auto& poller = goro::rt::poller;
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    goro::rt::PollDesc* pd = poller.open(fds[0]);
+    auto ns_from_now = [](std::chrono::nanoseconds d) {
+      return (std::chrono::steady_clock::now() + d).time_since_epoch().count();
+    };
+    const int stale = goro::blocking([&] {
+      int passed = 0;
+      for (int round = 0; round < 24; ++round) {
+        poller.set_deadline(pd, ns_from_now(1ms), true, false);
+        pd->lock.lock();
+        while (pd->rtimer.heap.load() != nullptr) std::this_thread::sleep_for(100us);  // popped
+        std::this_thread::sleep_for(5ms);  // its fire has looked at seq and waits for the lock
+        pd->lock.unlock();
+        // Takes the lock at once, while the fire's thread is backing off between its looks.
+        poller.set_deadline(pd, ns_from_now(1h), true, false);
+        std::this_thread::sleep_for(5ms);  // the fire gets the lock in turn
+        passed += poller.check(pd, false) == goro::rt::PollResult::timeout;
+      }
+      return passed;
+    });
+    CHECK(stale == 0);
+    poller.close(pd);
+    ::close(fds[0]);
+    poller.release(pd);
+    ::close(fds[1]);
+  });
+}

@@ -96,10 +96,10 @@ PollDesc* Poller::open(int fd) {
     } else {
       pd = new PollDesc;
       pd->rtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t) {
-        if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, true), true, false);
+        poller.timer_fired(of_timer(t, true), true, seq);
       };
       pd->wtimer.fire = [](TimerEntry* t, std::uint64_t seq, std::int64_t) {
-        if (seq == t->seq.load(std::memory_order_acquire)) poller.deadline_fired(of_timer(t, false), false, true);
+        poller.timer_fired(of_timer(t, false), false, seq);
       };
       all_.push_back(pd);
     }
@@ -216,15 +216,22 @@ void Poller::set_deadline(PollDesc* pd, std::int64_t when, bool read, bool write
       (is_read ? expired_read : expired_write) = true;
     }
   }
-  if (expired_read || expired_write) deadline_fired(pd, expired_read, expired_write);
+  if (expired_read || expired_write) deadline_passed(pd, expired_read, expired_write);
 }
 
-void Poller::deadline_fired(PollDesc* pd, bool read, bool write) {
+void Poller::timer_fired(PollDesc* pd, bool read, std::uint64_t seq) {
   {
+    // seq is compared under the lock, as Go's netpolldeadlineimpl does: set_deadline and close()
+    // bump it under the lock, and one that came between a comparison made before taking the lock
+    // and the store below would have its new deadline overwritten by this stale fire.
     std::lock_guard lock(pd->lock);
-    if (read) pd->rd = -1;
-    if (write) pd->wd = -1;
+    if (seq != (read ? pd->rtimer : pd->wtimer).seq.load(std::memory_order_relaxed)) return;
+    (read ? pd->rd : pd->wd) = -1;
   }
+  deadline_passed(pd, read, !read);
+}
+
+void Poller::deadline_passed(PollDesc* pd, bool read, bool write) {
   if (read)
     if (Waiter* w = unblock(pd->rg, false)) w->wake();
   if (write)

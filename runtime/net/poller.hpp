@@ -99,10 +99,14 @@ class Poller {
   int waiters() const { return waiters_.load(std::memory_order_seq_cst); }
   bool started() const { return epfd_ >= 0; }
 
-  // A deadline passed (its timer fired, or it was set in the past).
-  void deadline_fired(PollDesc* pd, bool read, bool write);
+  // A deadline's timer fired; seq is the timer's as it was popped (stale if the deadline moved
+  // or the socket closed since).
+  void timer_fired(PollDesc* pd, bool read, std::uint64_t seq);
 
  private:
+  // A deadline passed (rd or wd already -1): wakes the parties waiting in those directions.
+  void deadline_passed(PollDesc* pd, bool read, bool write);
+
   static constexpr std::uintptr_t kNil = 0, kReady = 1, kWait = 2;
 
   static Waiter* unblock(std::atomic<std::uintptr_t>& gate, bool io_ready);
