@@ -501,7 +501,7 @@ TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or time
         FAIL_CHECK(op << " accepted " << bad);
       } catch (const std::system_error& e) {
         CHECK_MESSAGE(e.code() == std::errc::invalid_argument, op << " " << bad);
-        CHECK_MESSAGE(contains(e.what(), "bad address"), op << " " << bad);
+        CHECK_MESSAGE(contains(e.what(), "bad address"), std::string(op) << " " << bad);
       }
     };
     for (const char* bad : {"no-port", "::1:80", "127.0.0.1:99999", "127.0.0.1:http", "127.0.0.1:"}) {
@@ -776,5 +776,41 @@ TEST_CASE("a deadline moved while its old timer fires stays moved") {
     ::close(fds[0]);
     poller.release(pd);
     ::close(fds[1]);
+  });
+}
+
+// A malformed address says what is wrong with it. "[::1]]:80" and "[[::1]]:80" were taken for
+// host names and failed to resolve; "127.0.0.1\0:80" listened on 127.0.0.1:80 (the host went to
+// inet_pton as a C string); "[::1]" and "[::1]80" were called "unbalanced '['".
+TEST_CASE("malformed addresses are rejected, saying what is wrong") {
+  goro::run([] {
+    const std::pair<std::string, const char*> cases[] = {
+        {"no-port", "missing port"},
+        {"[::1]", "missing port"},
+        {"[::1]80", "expected ':' and a port after ']'"},
+        {"[::1", "missing ']'"},
+        {"[::1]]:80", "expected ':' and a port after ']'"},
+        {"[[::1]]:80", "expected ':' and a port after ']'"},
+        {"[a[b]:80", "unexpected '[' or ']'"},
+        {"a]:80", "unexpected '[' or ']'"},
+        {"[::1]:8:0", "the port must be a number"},
+        {"::1:80", "brackets"},
+        {std::string("127.0.0.1\0:80", 13), "NUL"},
+    };
+    for (const auto& [address, why] : cases) {
+      for (const char* op : {"listen", "dial"}) {
+        try {
+          if (op == std::string("listen")) net::listen(address);
+          else net::dial(address);
+          FAIL_CHECK(std::string(op) << " accepted " << address);
+        } catch (const std::system_error& e) {
+          CHECK_MESSAGE(e.code() == std::errc::invalid_argument, std::string(op) << " " << address << ": " << std::string(e.what()));
+          CHECK_MESSAGE(contains(e.what(), "bad address"), std::string(op) << " " << address << ": " << std::string(e.what()));
+          CHECK_MESSAGE(contains(e.what(), why), std::string(op) << " " << address << ": " << std::string(e.what()));
+        }
+      }
+    }
+    // Still accepted: an empty host in brackets (every interface, as Go), and a zone.
+    net::listen("[]:0").close();
   });
 }

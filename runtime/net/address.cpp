@@ -88,17 +88,28 @@ std::vector<Endpoint> lookup(std::string_view address, const std::string& host, 
 }  // namespace
 
 void split_host_port(std::string_view address, std::string& host, std::string& port) {
-  const std::size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) bad_address(address, "expected host:port");
-  std::string_view h = address.substr(0, colon);
-  if (!h.empty() && h.front() == '[') {
-    if (h.back() != ']') bad_address(address, "unbalanced '['");
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string_view::npos) {
-    bad_address(address, "an IPv6 host must be written in brackets, like [::1]:80");
+  // (Go's net.SplitHostPort, with messages that say what to write instead.)
+  if (const std::size_t nul = address.find('\0'); nul != std::string_view::npos)
+    bad_address(address.substr(0, nul), "a NUL byte follows (the address is cut short there)");
+  std::string_view h, p;
+  if (!address.empty() && address.front() == '[') {
+    const std::size_t end = address.find(']');
+    if (end == std::string_view::npos) bad_address(address, "missing ']' after the IPv6 host");
+    if (end + 1 == address.size()) bad_address(address, "missing port (expected [host]:port)");
+    if (address[end + 1] != ':') bad_address(address, "expected ':' and a port after ']'");
+    h = address.substr(1, end - 1);
+    p = address.substr(end + 2);
+  } else {
+    const std::size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) bad_address(address, "missing port (expected host:port)");
+    h = address.substr(0, colon);
+    p = address.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos)
+      bad_address(address, "an IPv6 host must be written in brackets, like [::1]:80");
   }
+  if (h.find_first_of("[]") != std::string_view::npos) bad_address(address, "unexpected '[' or ']' in the host");
   host = std::string(h);
-  port = std::string(address.substr(colon + 1));
+  port = std::string(p);
 }
 
 std::vector<Endpoint> resolve_listen(std::string_view address) {
