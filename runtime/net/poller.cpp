@@ -273,7 +273,10 @@ int Poller::poll(std::int64_t timeout_ns) {
     if ((data >> 48) != (pd->seq.load(std::memory_order_acquire) & 0xffff)) continue;  // since closed
     const std::uint32_t e = events[i].events;
     const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR);
-    if (e & (EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))  // before the gate publishes the event
+    // Before the gate publishes the event. Not on a bare EPOLLHUP: a TCP socket reports that
+    // from its registration until connect() starts (every dialled connection would lose the
+    // rule), and every hang-up that can end a read reports EPOLLRDHUP with it.
+    if (e & (EPOLLRDHUP | EPOLLPRI | EPOLLERR))
       pd->short_reads_unreliable.store(true, std::memory_order_relaxed);
     const bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
     for (auto [gate, fired] : {std::pair{&pd->rg, readable}, std::pair{&pd->wg, writable}}) {

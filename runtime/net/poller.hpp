@@ -45,7 +45,7 @@ struct PollDesc {
   std::atomic<std::uint32_t> seq{0};
   std::atomic<std::uintptr_t> rg{0}, wg{0};
   std::atomic<bool> closing{false};
-  // Set by poll() when an event reported a hang-up, an error or urgent data, and never cleared:
+  // Set by poll() when an event reported an end of stream, an error or urgent data, and never cleared:
   // a read then stops short of the end of stream, the error or the data behind an urgent mark,
   // and no further event would say so — a short read no longer means an empty socket.
   std::atomic<bool> short_reads_unreliable{false};
