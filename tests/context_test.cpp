@@ -287,6 +287,16 @@ TEST_CASE("with_timeout: a duration too long to add to the clock means no deadli
   });
 }
 
+TEST_CASE("with_timeout, with_deadline: a deadline too far in the past is passed, not a wrap into the future") {
+  // Passed deadlines need no runtime: these are done at once, without arming a timer (which
+  // would throw std::logic_error here).
+  auto [min_timeout, cancel_min_timeout] = goro::with_timeout(goro::background(), std::chrono::nanoseconds::min());
+  CHECK(min_timeout.err() == goro::errc::deadline_exceeded);
+  auto [min_deadline, cancel_min_deadline] = goro::with_deadline(goro::background(), goro::time_point::min());
+  CHECK(min_deadline.err() == goro::errc::deadline_exceeded);
+  CHECK(min_deadline.deadline() == goro::time_point::min());
+}
+
 TEST_CASE("with_deadline: clipped to the parent's; an earlier one is kept; a passed one is done at once") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

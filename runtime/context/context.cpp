@@ -181,13 +181,15 @@ std::pair<Context, std::function<void()>> with_deadline(Context parent, time_poi
   if (auto pd = parent.deadline(); pd && *pd <= t) return with_cancel(std::move(parent));  // clipped
   auto [ctx, cancel] = with_cancel(std::move(parent));
   ctx.node_->deadline = t;
-  const auto left = t - std::chrono::steady_clock::now();
-  if (left <= std::chrono::nanoseconds::zero()) {
+  // Compare before subtracting: t - now overflows for a t far in the past (time_point::min(),
+  // or with_timeout's now + nanoseconds::min()) and wraps into a deadline that never passes.
+  const auto now = std::chrono::steady_clock::now();
+  if (t <= now) {
     ctx.node_->cancel(errc::deadline_exceeded, true);
     return {std::move(ctx), std::move(cancel)};
   }
   std::weak_ptr<ContextNode> weak = ctx.node_;
-  Timer timer = after_func(left, [weak] {
+  Timer timer = after_func(t - now, [weak] {
     if (auto node = weak.lock()) node->cancel(errc::deadline_exceeded, true);
   });
   {
