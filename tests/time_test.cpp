@@ -438,6 +438,23 @@ TEST_CASE("Timer: reset re-arms a fired, stopped or pending timer") {
   });
 }
 
+// A moved-from Timer or Ticker holds no timer; like any moved-from value it may still be copied,
+// assigned and destroyed.
+TEST_CASE("Timer, Ticker: a moved-from handle can be copied and assigned") {
+  goro::run([] {
+    goro::Timer t(1h);
+    goro::Timer moved = std::move(t);
+    goro::Timer copy = t;  // NOLINT(bugprone-use-after-move): the point of the test
+    copy = t;
+    t = moved;  // and a moved-from handle takes a timer again
+    CHECK(t.stop());
+    goro::Ticker tick(1h);
+    goro::Ticker other = std::move(tick);
+    goro::Ticker tick_copy = tick;  // NOLINT(bugprone-use-after-move)
+    other.stop();
+  });
+}
+
 // One owner, nobody receiving: whatever point the fire has reached — pending, popped from the
 // heap but not delivered, delivered — stop() and reset() prevent it, return true, and no value
 // ever shows up afterwards.

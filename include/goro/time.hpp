@@ -49,7 +49,9 @@ bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanosec
 // gone it stops and is freed, as Go 1.23 collects unreferenced timers.
 class TimerHandle {
  public:
-  TimerHandle(const TimerHandle& o) noexcept : ch_(o.ch_), s_(o.s_) { timer_retain(s_); }
+  TimerHandle(const TimerHandle& o) noexcept : ch_(o.ch_), s_(o.s_) {
+    if (s_) timer_retain(s_);  // null: o was moved from
+  }
   TimerHandle(TimerHandle&& o) noexcept : ch_(std::move(o.ch_)), s_(std::exchange(o.s_, nullptr)) {}
   TimerHandle& operator=(TimerHandle o) noexcept {
     std::swap(ch_, o.ch_);
