@@ -831,6 +831,22 @@ TEST_CASE("after_func: the function is destroyed once the timer is done with it"
   CHECK(token.use_count() == 1);  // the stopped timer's state went with its handle
 }
 
+// The timer fired, so its function's goroutine is spawned, but run returns before that goroutine
+// starts: teardown drops it, and the function must be destroyed with it. At procs 1 both timers
+// fire in one batch, after_func's first; the channel's send readies main into runnext ahead of
+// the function's goroutine, and main returns at once.
+TEST_CASE("after_func: the function is destroyed when run returns before its goroutine starts") {
+  auto token = std::make_shared<int>(0);
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [&] {
+    goro::after_func(0ns, [token] {});
+    goro::Timer wake(0ns);
+    wake.channel().recv();
+  });
+  CHECK(token.use_count() == 1);  // (had the goroutine run, it would have let go of it too)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plain threads, no runtime
 

@@ -22,6 +22,7 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 namespace goro::detail {
 
@@ -52,14 +53,17 @@ void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now) {
     if (seq == s->seq) {  // not stopped or reset since it was popped
       if (!s->entry.period) s->pending = false;
       if (s->fn.call) {
-        timer_retain(s);
-        goro::go([s] {
-          struct Release {
-            TimerState* s;
-            ~Release() { timer_release(s); }
-          } release{s};
-          s->fn.call(s->fn.obj);
-        });
+        // The goroutine's reference, owned by its closure: released when the goroutine ends,
+        // and also when the runtime stops before it starts and drops it (so is the function).
+        struct Ref {
+          TimerState* s;
+          explicit Ref(TimerState* state) : s(state) { timer_retain(s); }
+          Ref(Ref&& o) noexcept : s(std::exchange(o.s, nullptr)) {}
+          ~Ref() {
+            if (s) timer_release(s);
+          }
+        };
+        goro::go([ref = Ref(s)] { ref.s->fn.call(ref.s->fn.obj); });
       } else {
         time_point t{std::chrono::nanoseconds(now)};
         try {
