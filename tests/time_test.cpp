@@ -455,6 +455,21 @@ TEST_CASE("Timer, Ticker: a moved-from handle can be copied and assigned") {
   });
 }
 
+TEST_CASE("misuse: stop or reset of a moved-from Timer or Ticker throws, naming it") {
+  goro::run([] {
+    goro::Timer t(1h);
+    goro::Timer kept = std::move(t);
+    CHECK_THROWS_WITH_AS(t.stop(), "goro: stop of a moved-from Timer or Ticker", std::logic_error);
+    CHECK_THROWS_WITH_AS(t.reset(1ms), "goro: reset of a moved-from Timer or Ticker", std::logic_error);
+    goro::Ticker tick(1h);
+    goro::Ticker other = std::move(tick);
+    CHECK_THROWS_AS(tick.stop(), std::logic_error);
+    CHECK_THROWS_AS(tick.reset(1ms), std::logic_error);
+    CHECK(kept.stop());
+    other.stop();
+  });
+}
+
 // One owner, nobody receiving: whatever point the fire has reached — pending, popped from the
 // heap but not delivered, delivered — stop() and reset() prevent it, return true, and no value
 // ever shows up afterwards.

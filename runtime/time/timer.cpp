@@ -22,6 +22,7 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace goro::detail {
@@ -156,13 +157,20 @@ void timer_release(TimerState* s) noexcept {
   delete s;
 }
 
+namespace {
+TimerState& checked(TimerState* s, const char* what) {
+  if (!s) throw std::logic_error(std::string("goro: ") + what + " of a moved-from Timer or Ticker");
+  return *s;
+}
+}  // namespace
+
 bool timer_stop(TimerState* s) {
-  std::lock_guard lock(s->lock);
+  std::lock_guard lock(checked(s, "stop").lock);
   return stop_locked(s);
 }
 
 bool timer_reset(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
-  std::lock_guard lock(s->lock);  // entry.period is written under it (arm_locked)
+  std::lock_guard lock(checked(s, "reset").lock);  // entry.period is written under it (arm_locked)
   if (s->entry.period > 0 && period.count() <= 0)
     throw std::invalid_argument("goro: a Ticker's period must be positive");
   const bool prevented = stop_locked(s);
