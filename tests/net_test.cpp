@@ -196,6 +196,39 @@ TEST_CASE("close_write: the peer reads end of stream and can still answer") {
   });
 }
 
+TEST_CASE("close_write does not wait for a writer blocked on a full buffer") {
+  // As Go's CloseWrite: the FIN goes out at once, and the blocked write fails (EPIPE).
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      auto [conn, peer] = dial_accept(ln);  // peer never reads
+      goro::chan<bool> write_failed(1);
+      goro::go([conn, write_failed]() mutable {
+        std::vector<char> chunk(1 << 20, 'y');
+        try {
+          for (;;) conn.write(std::as_bytes(std::span(chunk)));
+        } catch (const std::system_error&) {
+          write_failed.send(true);
+        }
+      });
+      REQUIRE(wait_parked("IO wait"));
+      goro::chan<bool> shut(1);
+      goro::go([conn, shut]() mutable {
+        conn.close_write();
+        shut.send(true);
+      });
+      bool returned = false;
+      goro::select(goro::on_recv(shut, [&](std::optional<bool>) { returned = true; }),
+                   goro::on_recv(goro::after(10s), [](auto) {}));
+      CHECK(returned);
+      if (returned) CHECK(write_failed.recv() == true);
+      conn.close();  // frees a close_write still waiting, if it was
+      if (!returned) shut.recv();
+      peer.close();
+    });
+  });
+}
+
 TEST_CASE("a non-blocking poll leaves an interrupt to the blocked waiter") {
   // An interrupt (an earlier timer, the runtime stopping) is meant for the worker blocked in
   // epoll_wait. The monitor polls without blocking beside it; when such a poll drained the

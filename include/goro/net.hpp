@@ -62,7 +62,8 @@ class Conn {
 
   void close() const;
   // Shuts down the sending side (Go's TCPConn.CloseWrite): the peer reads end of stream, and
-  // this side can still read what the peer sends.
+  // this side can still read what the peer sends. It does not wait for a write under way, which
+  // then fails.
   void close_write() const;
 
   // Deadlines for future and pending calls; time_point{} clears one.

@@ -121,7 +121,8 @@ void Conn::close() const {
 void Conn::close_write() const {
   Socket::Op op(checked(s_, "close_write"));
   Socket& s = op.socket();
-  std::lock_guard turn(s.write_turn);  // after a write in progress, not in the middle of it
+  // Not behind write_turn: a writer blocked on a peer that does not read would hold it for ever.
+  // As Go's CloseWrite, the FIN goes out now and a write under way fails (EPIPE).
   if (::shutdown(s.fd, SHUT_WR) != 0) s.throw_errno(rt::os::errno_now(), "close_write");
 }
 
