@@ -3,7 +3,7 @@
 //
 // Shows keep-alive and pipelining on one connection (every request read so far is answered with
 // one write), HTTP/1.0 and "Connection: close" semantics, 400 and closing on a malformed
-// request. The accept loop and the clean shutdown on SIGINT or SIGTERM are in server.hpp.
+// request, and a lingering close. The accept loop and the clean shutdown on SIGINT or SIGTERM are in server.hpp.
 //
 //   http_server [--addr HOST:PORT]      (default 127.0.0.1:7000; port 0 picks a free port)
 //   prints "LISTENING host:port" once it accepts connections; then `curl http://127.0.0.1:7000/`.
@@ -14,6 +14,7 @@
 
 #include <http_parser.h>
 
+#include <chrono>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -75,6 +76,18 @@ const http_parser_settings callbacks = [] {
   return c;
 }();
 
+// Closing while the client's input is unread makes the kernel reset the connection, and a reset
+// can destroy the last answer before the client reads it. So, as Go's server does, send the end
+// of stream first and read until the client closes too (for at most half a second).
+void linger(const goro::net::Conn& conn) {
+  using namespace std::chrono_literals;
+  conn.close_write();
+  conn.set_read_deadline(std::chrono::steady_clock::now() + 500ms);
+  char sink[4096];
+  while (conn.read(sink) > 0) {
+  }
+}
+
 void serve_http(goro::net::Conn conn) {
   Session s;
   http_parser_init(&s.parser, HTTP_REQUEST);
@@ -94,7 +107,8 @@ void serve_http(goro::net::Conn conn) {
       if (!s.out.empty()) conn.write(s.out);
       s.out.clear();
     }
-  } catch (const std::system_error&) {  // reset by the client: just drop the connection
+    if (s.close) linger(conn);
+  } catch (const std::system_error&) {  // reset by the client (or it lingered): just drop it
   }
 }
 
