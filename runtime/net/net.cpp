@@ -190,6 +190,16 @@ Conn Listener::accept() const {
     switch (const int err = rt::os::errno_now()) {
       case EINTR:
       case ECONNABORTED:  // the client gave up before we got to it: take the next one
+      // A network error already pending on the new connection (accept(2): "treat them like
+      // EAGAIN by retrying"): that connection is lost, the listener is fine.
+      case ENETDOWN:
+      case EPROTO:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case EOPNOTSUPP:
+      case ENETUNREACH:
         continue;
       case EAGAIN:
         s.wait(false, "accept");
