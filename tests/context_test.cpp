@@ -348,8 +348,14 @@ TEST_CASE("with_deadline: clipped to the parent's; an earlier one is kept; a pas
   // A passed deadline needs no timer, so no runtime.
   auto [gone, cancel] = goro::with_timeout(goro::background(), -1s);
   CHECK(gone.err() == goro::errc::deadline_exceeded);
-  // A future one needs a runtime (timers do).
+  // A future one needs a runtime (timers do)...
   CHECK_THROWS_AS(goro::with_timeout(goro::background(), 1h), std::logic_error);
+  // ... unless the parent is cancelled already: the child is done at once and needs no timer.
+  auto [cancelled, cancel_parent] = goro::with_cancel(goro::background());
+  cancel_parent();
+  auto [child, cancel_child] = goro::with_timeout(cancelled, 1h);
+  CHECK(child.err() == goro::errc::canceled);
+  CHECK(is_done(child));
 }
 
 TEST_CASE("stress: cancellation races") {

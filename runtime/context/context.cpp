@@ -188,6 +188,7 @@ std::pair<Context, std::function<void()>> with_deadline(Context parent, time_poi
     ctx.node_->cancel(errc::deadline_exceeded, true);
     return {std::move(ctx), std::move(cancel)};
   }
+  if (ctx.err()) return {std::move(ctx), std::move(cancel)};  // cancelled with its parent: no timer
   std::weak_ptr<ContextNode> weak = ctx.node_;
   Timer timer = after_func(t - now, [weak] {
     if (auto node = weak.lock()) node->cancel(errc::deadline_exceeded, true);
