@@ -209,6 +209,44 @@ TEST_CASE("a runnext ping-pong pair does not starve the rest of the queue") {
   });
 }
 
+// Such a pair, alone on the only P, never ends a time slice: the P's timers and the global
+// queue, looked at once per kGlobalCheckTicks slices, must still be. (Until the commit that
+// added this test, runnext kept its slice for good while the ring was empty: main's 1 ms sleep,
+// or a goroutine spawned by a plain thread, waited until the pair stopped.)
+TEST_CASE("a runnext ping-pong pair does not starve timers or the global queue") {
+  goro::Config c;
+  c.procs = 1;
+  for (const bool timer : {true, false}) {
+    CAPTURE(timer);
+    goro::run(c, [timer] {
+      Signal a, b;
+      std::atomic<bool> stop{false}, gave_up{false};
+      auto player = [&](Signal& mine, Signal& other) {
+        const auto give_up = std::chrono::steady_clock::now() + 5s;
+        while (!stop) {
+          if (std::chrono::steady_clock::now() > give_up) {
+            gave_up = true;  // and the other waits for good: main's return abandons it
+            return;
+          }
+          other.signal();
+          mine.wait();
+        }
+      };
+      goro::go([&] { player(a, b); });
+      goro::go([&] { player(b, a); });
+      if (timer) {
+        goro::sleep_for(1ms);
+      } else {
+        goro::chan<int> ran;
+        std::thread([&] { goro::go([&] { ran.send(1); }); }).join();
+        ran.recv();
+      }
+      CHECK(!gave_up);
+      stop = true;  // they may still be running; main's return abandons them
+    });
+  }
+}
+
 TEST_CASE("park and ready hand a token around a ring of goroutines on every P") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

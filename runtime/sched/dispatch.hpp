@@ -28,12 +28,14 @@ inline constexpr std::uint32_t kGlobalCheckTicks = 61;
 // A communicating pair handing runnext back and forth would otherwise never let the local
 // queue's head run (Go relies on its 10 ms preemption for this; goro has no preemption).
 // 64 hand-offs of a ~50 ns channel round trip keep the rest of the queue waiting ~3 µs at most.
+// The slice ends even when the ring is empty: the global queue and the P's timers are looked at
+// only once per kGlobalCheckTicks slices, and a pair that never ended one starved both.
 inline constexpr std::uint32_t kMaxInheritedHandoffs = 64;
 
 inline G* next_local(P* p) {
   if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
   const bool solo = sched.nprocs == 1;  // no other P: nobody steals (runq.hpp)
-  if (p->runq.has_next() && (p->inherited < kMaxInheritedHandoffs || p->runq.owner_size() == 0)) {
+  if (p->runq.has_next() && p->inherited < kMaxInheritedHandoffs) {
     if (G* g = p->runq.take_next(solo)) {
       ++p->inherited;
       return g;
