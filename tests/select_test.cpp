@@ -24,10 +24,14 @@ using namespace goro_test;
 using goro::chan;
 
 // The next allocation of exactly this many bytes on this thread throws std::bad_alloc (0: none).
-// This binary's operator new, so that the runtime's allocations can fail on cue.
+// This binary's operator new, so that the runtime's allocations can fail on cue. It also counts
+// this thread's allocations of `count_allocations_of` bytes.
 static thread_local std::size_t fail_allocation_of = 0;
+static thread_local std::size_t count_allocations_of = 0;
+static thread_local int allocations_counted = 0;
 
 void* operator new(std::size_t bytes) {
+  if (bytes == count_allocations_of && bytes != 0) ++allocations_counted;
   if (bytes == fail_allocation_of && bytes != 0) {
     fail_allocation_of = 0;
     throw std::bad_alloc();
@@ -441,5 +445,27 @@ TEST_CASE("a select whose waiters cannot be allocated leaves its channels unlock
       if (unlocked) c->lock.unlock();
       CHECK(c->refs.load() == 1);  // this handle's only
     }
+  });
+}
+
+// A select with a default never parks, so it needs no waiters: with more cases than SmallArray
+// keeps on its stack it must not allocate them. (Once "none is ready" was decided under the
+// locks, the waiters, allocated before locking, were allocated and freed on every call that took
+// the default: a polling loop paid a malloc and a free per select.)
+TEST_CASE("a select with a default and many cases does not allocate waiters to take the default") {
+  goro::run([] {
+    std::array<chan<int>, 10> chans;  // more than SmallArray keeps inline, none ready
+    count_allocations_of = chans.size() * sizeof(goro::rt::ChanWaiter);
+    allocations_counted = 0;
+    int defaults = 0;
+    for (int i = 0; i < 100; ++i)
+      goro::select(goro::on_recv(chans[0]), goro::on_recv(chans[1]), goro::on_recv(chans[2]),
+                   goro::on_recv(chans[3]), goro::on_recv(chans[4]), goro::on_recv(chans[5]),
+                   goro::on_recv(chans[6]), goro::on_recv(chans[7]), goro::on_recv(chans[8]),
+                   goro::on_send(chans[9], 1), goro::on_default([&] { ++defaults; }));
+    const int counted = allocations_counted;
+    count_allocations_of = 0;
+    CHECK(defaults == 100);
+    CHECK(counted == 0);
   });
 }

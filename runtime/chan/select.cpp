@@ -189,7 +189,8 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
       std::swap(order[j], order[j - 1]);
   const Locks locks{cases, &order[0], live};
   // Pass 2's waiters, allocated before anything is locked: bad_alloc must leave nothing held.
-  SmallArray<ChanWaiter> waiters(n);
+  // A select with a default never gets to pass 2, and needs none.
+  SmallArray<ChanWaiter> waiters(has_default ? 0 : n);
 
   // Pass 1, with every channel locked: nothing can become ready behind our back from here on.
   locks.lock();
