@@ -77,12 +77,14 @@ const http_parser_settings callbacks = [] {
 }();
 
 // Closing while the client's input is unread makes the kernel reset the connection, and a reset
-// can destroy the last answer before the client reads it. So, as Go's server does, send the end
-// of stream first and read until the client closes too (for at most half a second).
+// can destroy the last answer before the client reads it. So send the end of stream first and
+// read until the client closes too, for at most kLinger (Go's server sends it and then waits
+// that long; reading ends the wait as soon as the client is done).
+constexpr std::chrono::milliseconds kLinger{500};
+
 void linger(const goro::net::Conn& conn) {
-  using namespace std::chrono_literals;
   conn.close_write();
-  conn.set_read_deadline(std::chrono::steady_clock::now() + 500ms);
+  conn.set_read_deadline(std::chrono::steady_clock::now() + kLinger);
   char sink[4096];
   while (conn.read(sink) > 0) {
   }
