@@ -146,8 +146,10 @@ TEST_CASE("run returns, and reports a failure, while a goroutine polls with yiel
 // plain thread spawns or wakes them (and when the monitor polls the network).
 TEST_CASE("goroutines in the global queue run while every P computes") {
   each_procs({1u, 2u}, [](goro::Config c) {
-    goro::run(c, [c] {
-      std::atomic<bool> spawned_ran{false}, woken_ran{false}, stop{false};
+    // Outside main: a computing goroutine may look at `stop` only after main has returned and
+    // its frame is gone (reused by main's own exit path; the test then hung, rarely, under load).
+    std::atomic<bool> spawned_ran{false}, woken_ran{false}, stop{false};
+    goro::run(c, [&] {
       goro::chan<int> wake;
       goro::go([&] {
         wake.recv();
