@@ -346,3 +346,21 @@ TEST_CASE("GORO_STACK sets the stack size") {
   CHECK(r.exit_code == 0);
   INFO(r.err);
 }
+
+// A SIGSEGV that is not an overflow must kill the process as it would without goro, also when
+// it was sent rather than raised by a fault (kill -SEGV, raise): returning from the handler
+// re-runs a faulting instruction, but a sent signal is then simply gone.
+GORO_CHILD("sent-segv") {
+  goro::Config c;
+  c.procs = 1;
+  return goro::run(c, [] {
+    std::raise(SIGSEGV);
+    return 0;
+  });
+}
+
+TEST_CASE("a SIGSEGV that is not an overflow still kills the process") {
+  ChildResult r = run_child("sent-segv");
+  INFO(r.err);
+  CHECK(r.exit_code != 0);  // a signal (or, under a sanitizer, its report and exit code)
+}

@@ -59,10 +59,14 @@ void on_segv(int sig, siginfo_t* info, void* context) {
     previous_segv.sa_sigaction(sig, info, context);
   } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
     previous_segv.sa_handler(sig);
-  } else {
+  } else if (previous_segv.sa_handler == SIG_DFL || info->si_code > 0) {
+    // A fault re-runs its instruction on return and dies then. A sent SIGSEGV (kill, raise:
+    // si_code <= 0) would just be gone, so send it again: pending while this handler runs, it
+    // kills the process as the default action does. (An ignored sent one stays ignored.)
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGSEGV, &dfl, nullptr);
+    if (info->si_code <= 0) ::raise(sig);
   }
 }
 
