@@ -364,3 +364,29 @@ TEST_CASE("a SIGSEGV that is not an overflow still kills the process") {
   INFO(r.err);
   CHECK(r.exit_code != 0);  // a signal (or, under a sanitizer, its report and exit code)
 }
+
+// A goroutine that touches another goroutine's guard (a stray pointer, not an overflow) crashes
+// as any bad access does; it must not be reported as the other goroutine's overflow. The one
+// that parked is still the M's "leaving" goroutine while the next one runs.
+const char* volatile other_guard;
+GORO_CHILD("touch-other-guard") {
+  goro::Config c;
+  c.procs = 1;
+  return goro::run(c, [] {
+    goro::chan<int> never;
+    goro::go([never] {
+      other_guard = goro::rt::current_m()->curg->stack->lo - 128;
+      goro::go([] { std::printf("%d\n", *other_guard); });  // runs next, on this M
+      never.recv();
+    });
+    for (;;) goro::yield();
+    return 0;
+  });
+}
+
+TEST_CASE("a fault in the guard of a stack that is not running is not reported as an overflow") {
+  ChildResult r = run_child("touch-other-guard");
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("overflowed") == std::string::npos);
+}

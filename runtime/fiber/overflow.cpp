@@ -9,6 +9,7 @@
 #include "fiber/stack.hpp"
 
 #include <sys/mman.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -41,10 +42,22 @@ struct Message {
   }
 };
 
+// The interrupted stack pointer, or null where we do not know how to read it.
+const void* fault_sp([[maybe_unused]] void* context) {
+  [[maybe_unused]] const auto* uc = static_cast<const ucontext_t*>(context);
+#if defined(__x86_64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.sp);
+#else
+  return nullptr;
+#endif
+}
+
 void on_segv(int sig, siginfo_t* info, void* context) {
   std::uint64_t goid = 0;
   std::size_t bytes = 0;
-  if (goroutine_overflowed(info->si_addr, goid, bytes)) {
+  if (goroutine_overflowed(info->si_addr, fault_sp(context), goid, bytes)) {
     Message m;
     m << "goro: goroutine " << goid << " overflowed its ";
     if (bytes % 1024 == 0) m << std::uint64_t{bytes / 1024} << " KiB";

@@ -111,6 +111,11 @@ class StackPool {
     auto a = reinterpret_cast<std::uintptr_t>(addr), lo = reinterpret_cast<std::uintptr_t>(s->lo);
     return a < lo && a >= lo - kGuardBytes;
   }
+  // True if a stack pointer `sp` is on `s` or in its guard: the stack whose overflow a fault in
+  // its guard is. (The header, at the top, is `s` itself.)
+  static bool holds_sp(const Stack* s, const void* sp) {
+    return in_guard(s, sp) || (sp >= s->lo && sp < static_cast<const void*>(s));
+  }
 
  private:
   struct Slab {
@@ -164,9 +169,11 @@ class StackCache {
 };
 
 // Defined by the scheduler: true if `fault` lies in the guard below the stack of the goroutine
-// running on the calling thread, with that goroutine's id and stack reservation. Must be
-// async-signal-safe: the overflow handler calls it.
-bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept;
+// running on the calling thread, and `sp` (the stack pointer at the fault; null if unknown) on
+// that stack, with that goroutine's id and stack reservation. Must be async-signal-safe: the
+// overflow handler calls it.
+bool goroutine_overflowed(const void* fault, const void* sp, std::uint64_t& goid,
+                          std::size_t& stack_bytes) noexcept;
 
 // Installs the SIGSEGV handler (on an alternate signal stack) that turns a fault in a guard page
 // into "goro: goroutine N overflowed its S KiB stack; ...". Idempotent.

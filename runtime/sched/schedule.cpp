@@ -243,13 +243,18 @@ void goexit(G* g) {
   section.resumed();
 }
 
-bool goroutine_overflowed(const void* fault, std::uint64_t& goid, std::size_t& stack_bytes) noexcept {
+bool goroutine_overflowed(const void* fault, const void* sp, std::uint64_t& goid,
+                          std::size_t& stack_bytes) noexcept {
   M* m = tls_m;
   if (!m) return false;
   // The running goroutine's guard, or the one the M is switching away from (m.hpp): the switch
   // runs on that goroutine's stack, and may set up the next one's stack first, a deep path.
   for (G* g : {m->curg, m->leaving}) {
     if (!g || !g->stack || !StackPool::in_guard(g->stack, fault)) continue;
+    // `leaving` stays set while the next goroutine runs: a stray access of that one into the
+    // parked goroutine's guard is a plain crash, not an overflow. The faulting code runs on the
+    // overflowed stack.
+    if (sp && !StackPool::holds_sp(g->stack, sp)) continue;
     goid = g->id.load(std::memory_order_relaxed);
     stack_bytes = sched.stacks.stack_bytes();
     return true;
