@@ -72,21 +72,16 @@ void WaitGroup::wait() {
   // gap. So a waiter counts itself and queues under the list's lock, which that add() needs to
   // release it; and once woken it touches nothing of *this (nor checks, as Go does, for a reuse
   // before wait() returned).
-  SyncWaiter w(&WaitGroupAccess::settle, this);
   WaitQ q(sema_);
   q.lock();
   do {
     if ((state >> 32) == 0) {
       q.unlock();
+      note_plain_thread();
       return;
     }
   } while (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel));
-  if (q.tokens() > 0) {  // a release ahead of us (sema_acquire's rule)
-    --q.tokens();
-    q.unlock();
-    return;
-  }
-  q.wait(w, WaitReason::sync_waitgroup);
+  q.acquire(WaitReason::sync_waitgroup, false, &WaitGroupAccess::settle, this);
 }
 
 }  // namespace goro

@@ -94,17 +94,21 @@ void WaitQ::block(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* a
   if (g) g->on_abandon = nullptr;
 }
 
+void WaitQ::acquire(WaitReason reason, bool lifo, const SettleOps* settle, void* owner) {
+  if (tokens() > 0) {
+    --tokens();
+    unlock();
+    return;
+  }
+  SyncWaiter w(settle, owner);
+  wait(w, reason, lifo);  // the releaser hands its token straight to us
+}
+
 void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo, const SettleOps* settle,
                   void* owner) {
   WaitQ q(l);
   q.lock();
-  if (q.tokens() > 0) {
-    --q.tokens();
-    q.unlock();
-    return;
-  }
-  SyncWaiter w(settle, owner);
-  q.wait(w, reason, lifo);  // the releaser hands its token straight to us
+  q.acquire(reason, lifo, settle, owner);
 }
 
 void sema_release(detail::WaitList& l, bool handoff) {

@@ -97,6 +97,9 @@ class WaitQ {  // operations on a detail::WaitList
   // As wait(), and once the caller is asleep and the lock released, `then(arg)` (Cond::wait
   // unlocks the user's mutex there: queued before that, it can miss no signal).
   void wait_then(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg);
+  // With the lock held: takes a token that a release left ahead of the caller, or else waits
+  // (as wait()) until a release hands it one — Go's semacquire. Returns with the lock released.
+  void acquire(WaitReason reason, bool lifo, const SettleOps* settle, void* owner);
 
  private:
   void block(SyncWaiter& w, WaitReason reason, void (*then)(void*), void* arg);  // w is queued
