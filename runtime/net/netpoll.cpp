@@ -20,8 +20,10 @@ std::atomic<std::int64_t> wait_until{INT64_MAX};
 
 }  // namespace
 
+bool network_waiters() { return poller.started() && poller.waiters() != 0; }
+
 int poll_network() {
-  if (!poller.started() || poller.waiters() == 0 || waiter.load(std::memory_order_relaxed)) return 0;
+  if (!network_waiters() || waiter.load(std::memory_order_relaxed)) return 0;
   return poller.poll(0);
 }
 

@@ -14,6 +14,9 @@ namespace goro::rt {
 
 struct M;
 
+// Whether anyone is parked on a socket (so that poll_network may find something).
+bool network_waiters();
+
 // Non-blocking poll from a worker holding a P: readies what epoll reports onto that P. Returns
 // how many goroutines were readied. Cheap no-op when nobody waits on a socket.
 int poll_network();

@@ -120,6 +120,9 @@ void build_victims();
 // Takes work from another P for m's P. `patient`: only goroutines that have waited there a while
 // (steal.cpp); if some wait, but not yet long enough, `retry_at` is set to when they will have.
 G* steal_work(M* m, bool patient, std::int64_t& retry_at);
+// Takes, without waiting, goroutines that have waited a while in another P's ring: for a worker
+// about to poll the network instead of stealing (steal.cpp, "Stranded goroutines").
+G* steal_stranded(M* m);
 
 // ---- idle.cpp ----
 void wakep();

@@ -91,6 +91,7 @@ G* find_runnable(M* m) {
     G* g = next_local(p);
     if (!g && run_timers(p, false)) g = next_local(p);
     if (!g) g = global_refill(p);
+    if (!g && network_waiters()) g = steal_stranded(m);  // before the network feeds us more
     if (!g && poll_network()) g = next_local(p);
     if (!g && (m->spinning || may_spin())) {
       if (!m->spinning) {
