@@ -1484,6 +1484,67 @@ TEST_CASE("no deadlock while a plain thread holds a Mutex, RWMutex or Semaphore,
   }
 }
 
+TEST_CASE("no deadlock while a plain thread that released a Semaphore, signalled a Cond or called done() will again") {
+  // The thread's first goro call wakes nobody: nobody waits yet. It is a goro call all the same
+  // (README: a plain thread counts as a possible waker from its first one), so the goroutine
+  // that then blocks, waiting for the thread's second call, is not deadlocked.
+  struct Shared {
+    goro::Semaphore sem{2};
+    goro::Mutex mu;
+    goro::Cond cond{mu};
+    bool ready = false;
+    goro::WaitGroup wg;
+    std::atomic<bool> registered{false};
+  };
+  enum Kind { semaphore, cond_signal, cond_broadcast, waitgroup };
+  for (Kind kind : {semaphore, cond_signal, cond_broadcast, waitgroup}) {
+    CAPTURE(kind);
+    Shared shared;
+    Shared* s = &shared;
+    std::thread waker;
+    std::string error;
+    try {
+      goro::run([s, kind, &waker] {
+        if (kind == semaphore) s->sem.acquire(2);
+        if (kind == waitgroup) s->wg.add(2);
+        waker = std::thread([s, kind] {
+          auto wake = [s, kind] {
+            switch (kind) {
+              case semaphore: s->sem.release(); break;
+              case cond_signal: s->cond.signal(); break;
+              case cond_broadcast: s->cond.broadcast(); break;
+              case waitgroup: s->wg.done(); break;
+            }
+          };
+          wake();  // nobody waits yet
+          s->registered = true;
+          std::this_thread::sleep_for(400ms);  // longer than the deadlock detector's grace
+          if (kind == cond_signal || kind == cond_broadcast) {
+            std::lock_guard lock(s->mu);
+            s->ready = true;
+          }
+          wake();
+        });
+        while (!s->registered) goro::yield();
+        switch (kind) {
+          case semaphore: s->sem.acquire(2); break;
+          case cond_signal:
+          case cond_broadcast: {
+            std::unique_lock lock(s->mu);
+            while (!s->ready) s->cond.wait();
+            break;
+          }
+          case waitgroup: s->wg.wait(); break;
+        }
+      });
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (waker.joinable()) waker.join();
+    CHECK(error == "");
+  }
+}
+
 // Goroutines abandoned inside a primitive when run returns, still queued or woken but not yet
 // run, must not leave it wedged for its next users: a later run, or plain threads. Teardown
 // settles their calls as if never made (runtime/sched/settle.hpp, sync/waitlist.hpp).

@@ -47,6 +47,7 @@ void Cond::wait() {
 
 void Cond::signal() {
   using namespace rt;
+  note_plain_thread();  // even finding nobody: a plain thread that signals may do so again
   WakeFence fence;
   WaitQ q(waiters_);
   q.lock();
@@ -65,6 +66,7 @@ void Cond::signal() {
 
 void Cond::broadcast() {
   using namespace rt;
+  note_plain_thread();  // as in signal()
   WakeFence fence;
   WaitQ q(waiters_);
   q.lock();

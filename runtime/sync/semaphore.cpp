@@ -61,6 +61,7 @@ bool Semaphore::try_acquire(std::int64_t n) {
 
 void Semaphore::release(std::int64_t n) {
   using namespace rt;
+  note_plain_thread();  // a plain thread that releases may release again, waking a waiter then
   WakeFence fence;
   WaitQ q(waiters_);
   q.lock();

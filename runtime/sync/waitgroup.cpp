@@ -50,7 +50,8 @@ void WaitGroup::add(std::int64_t delta) {
   const auto waiters = static_cast<std::uint32_t>(state);
   if (waiters != 0 && delta > 0 && counter == delta)
     throw std::logic_error("goro: WaitGroup misuse: add() called concurrently with wait() at zero");
-  if (delta > 0) note_plain_thread();  // a plain thread that adds will call done() later
+  // A plain thread that adds will call done() later; one that calls done() may call it again.
+  note_plain_thread();
   if (counter > 0 || waiters == 0) return;
   // Counter is 0 and there are waiters: nobody may add or wait in between (misuse otherwise).
   if (state_.load(std::memory_order_relaxed) != state)
