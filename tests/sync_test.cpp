@@ -1625,6 +1625,47 @@ TEST_CASE("Cond: a waiter abandoned by a stopped runtime does not swallow a late
   waiter.join();
 }
 
+TEST_CASE("Cond: waiters behind one abandoned by a stopped runtime are still signalled oldest first") {
+  goro::Mutex mu;  // all outlive the runtime
+  goro::Cond cond(mu);
+  std::atomic<int> queued{0}, first{0};
+  auto waiter = [&](int id) {
+    std::unique_lock lock(mu);
+    queued = id;
+    cond.wait();
+    int none = 0;
+    first.compare_exchange_strong(none, id);
+  };
+  std::thread older, newer;
+  goro::run([&] {
+    goro::go([&] {
+      std::lock_guard lock(mu);
+      cond.wait();
+    });
+    REQUIRE(wait_parked("sync.Cond.Wait"));
+    // Each thread is queued once we can lock the mutex after it said so: wait() unlocks it only
+    // once queued.
+    for (int id : {1, 2}) {
+      (id == 1 ? older : newer) = std::thread(waiter, id);
+      while (queued.load() != id) goro::yield();
+      std::lock_guard lock(mu);
+    }
+  });  // the goroutine is abandoned in the Cond, ahead of the threads
+  {
+    std::lock_guard lock(mu);
+    cond.signal();  // Go's notifyList: the longest waiting goes first
+  }
+  const auto until = Clock::now() + 10s;
+  while (first.load() == 0 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(first.load() == 1);  // before the fix: the newer thread had taken the abandoned ticket
+  {
+    std::lock_guard lock(mu);
+    cond.broadcast();
+  }
+  older.join();
+  newer.join();
+}
+
 // At procs 1 a goroutine readied by main cannot run before main returns: it is abandoned woken.
 goro::Config one_proc() {
   goro::Config c;

@@ -9,18 +9,15 @@ namespace goro {
 // Settling waiters that a stopping runtime abandons (sync/waitlist.hpp).
 struct CondAccess {
   // Still queued with ticket `w.want`, which no signal has reached yet. Left alone, the signal()
-  // that reaches that ticket would wake nobody, though others wait. Give the ticket to the
-  // newest waiter instead, and take the newest ticket back. (Every ticket holder is queued: a
-  // waiter takes its ticket and queues under the list's lock.)
+  // that reaches that ticket would wake nobody, though others wait. Move every later ticket
+  // down by one instead, and take the newest ticket back: the waiters keep their order, so
+  // signal() still wakes the oldest first (giving the newest waiter the freed ticket would let
+  // it jump ahead). (Every ticket holder is queued: a waiter takes its ticket and queues under
+  // the list's lock.)
   static void unqueued(rt::SyncWaiter& w, rt::WakeList&) {
     auto* c = static_cast<Cond*>(w.owner);
-    const auto newest = static_cast<std::int64_t>(c->wait_ticket_ - 1);
-    if (w.want != newest) {
-      auto* n = static_cast<rt::SyncWaiter*>(c->waiters_.head);
-      while (n && n->want != newest) n = n->next;
-      if (!n) return;
-      n->want = w.want;
-    }
+    for (auto* n = static_cast<rt::SyncWaiter*>(c->waiters_.head); n; n = n->next)
+      if (n->want > w.want) --n->want;
     --c->wait_ticket_;
   }
   // One already signalled keeps its signal: a Cond, like std::condition_variable, may be
