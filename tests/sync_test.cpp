@@ -1291,7 +1291,7 @@ TEST_CASE("Semaphore: misuse throws, and the semaphore stays usable") {
     CHECK_THROWS_AS(sem.release(1), std::logic_error);  // nothing held
     sem.acquire(2);
     CHECK_THROWS_AS(sem.release(3), std::logic_error);
-    CHECK_THROWS_AS(sem.release(-1), std::logic_error);
+    CHECK_THROWS_WITH_AS(sem.release(-1), "goro: Semaphore::release of a negative amount", std::invalid_argument);
     sem.release(2);
     CHECK(sem.try_acquire(4));
     sem.release(4);

@@ -61,11 +61,12 @@ bool Semaphore::try_acquire(std::int64_t n) {
 
 void Semaphore::release(std::int64_t n) {
   using namespace rt;
+  if (n < 0) throw std::invalid_argument("goro: Semaphore::release of a negative amount");
   note_plain_thread();  // a plain thread that releases may release again, waking a waiter then
   WakeFence fence;
   WaitQ q(waiters_);
   q.lock();
-  if (n < 0 || n > used_) {
+  if (n > used_) {
     q.unlock();
     throw std::logic_error("goro: Semaphore::release of more units than are held");
   }
