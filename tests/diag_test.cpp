@@ -2,6 +2,7 @@
 #include "support.hpp"
 
 #include <goro/chan.hpp>
+#include <goro/sync.hpp>
 
 #include <sched.h>
 #include <unistd.h>
@@ -248,6 +249,50 @@ TEST_CASE("dump lists every goroutine with state, wait reason, time waited and s
   std::ostringstream none;
   goro::dump(none);
   CHECK(contains(none.str(), "no runtime is running"));
+}
+
+// dump runs while goroutines park and wake: a goroutine it sees waiting must show why, even if
+// it is readied between the dump's reads of its state and of its wait reason. (Before the commit
+// that added this test, ready() cleared the reason, and such a dump showed "goroutine 5 [, 0ms]".)
+TEST_CASE("a dump taken while goroutines park and wake shows a wait reason for every waiting one") {
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    std::atomic<bool> stop{false};
+    goro::WaitGroup pairs;
+    for (int i = 0; i < 4; ++i) {  // ping-pong pairs: park and wake without pause
+      goro::chan<int> ping, pong;
+      pairs.add(2);
+      goro::go([=, &stop, &pairs]() mutable {
+        while (!stop.load()) {
+          ping.send(1);
+          pong.recv();
+        }
+        ping.close();
+        pairs.done();
+      });
+      goro::go([=, &pairs]() mutable {
+        while (ping.recv()) pong.send(1);
+        pairs.done();
+      });
+    }
+    long blank = 0;
+    std::string example;
+    std::thread dumper([&] {  // a plain thread: it dumps while both Ps run the pairs
+      for (long i = 0; i < scaled(4000); ++i) {
+        std::ostringstream out;
+        goro::dump(out);
+        if (contains(out.str(), "[, ")) {
+          ++blank;
+          example = out.str();
+        }
+      }
+      stop = true;
+    });
+    goro::blocking([&] { dumper.join(); });
+    pairs.wait();
+    CHECK_MESSAGE(blank == 0, example);
+  });
 }
 
 // A `go` call in tail position: the optimizer may turn the call into a jump, and a return address

@@ -38,6 +38,8 @@ struct alignas(64) G {
   Stack* stack = nullptr; // null until the goroutine first runs
   std::atomic<std::uint64_t> id{0};
   std::atomic<GStatus> status{GStatus::free};
+  // Set by each park and never cleared: dump reads it only for a waiting G, and a clear on
+  // wake-up could land between its reads of the status and of the reason.
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   std::atomic<std::int64_t> wait_since{0};         // coarse clock, ns
   std::atomic<const void*> spawn_pc{nullptr};      // where go() returns from spawn_commit

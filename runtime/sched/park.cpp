@@ -85,7 +85,6 @@ void ready(G* g) {
 
 void ready_on(M* m, G* g) {
   if (m && m->p) {
-    g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
     g->set_state(GStatus::runnable);
     runq_put(m->p, g, true);
     return;
@@ -94,7 +93,6 @@ void ready_on(M* m, G* g) {
   // runtime is up — once it stops, g is abandoned and its memory about to go.
   const ExternalScope external;
   if (!external.admitted()) return;
-  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   g->set_state(GStatus::runnable);
   sched.globalq->push(g);
   wakep();
@@ -104,10 +102,7 @@ void ready_batch(G* const* gs, int n) {
   if (n == 0) return;
   RuntimeSection section;
   M* m = section.m();
-  for (int i = 0; i < n; ++i) {
-    gs[i]->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
-    gs[i]->set_state(GStatus::runnable);
-  }
+  for (int i = 0; i < n; ++i) gs[i]->set_state(GStatus::runnable);
   if (m && m->p) {
     for (int i = 0; i < n; ++i) runq_put(m->p, gs[i], i == 0);
     return;

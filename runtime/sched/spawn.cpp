@@ -113,7 +113,6 @@ TaskSlot* spawn_begin() {
 void spawn_commit(TaskSlot* slot) noexcept {
   G* g = G::of(slot);
   g->spawn_pc.store(__builtin_return_address(0), std::memory_order_relaxed);
-  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   RuntimeSection section;
   M* m = section.m();
   if (m && m->p) {
