@@ -172,7 +172,9 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
   if (live == 0) {
     if (has_default) return {n, Recv::nothing};
     if (fence) fence->release();
-    block_forever(WaitReason::select_no_cases);
+    // Go's reasons: "select (no cases)" is for select {}; a select whose cases are all on nil
+    // channels parks as any select does.
+    block_forever(n == 0 ? WaitReason::select_no_cases : WaitReason::select);
   }
 
   // Fast pass: in poll order, try each case that looks ready, locking only its channel. Most
