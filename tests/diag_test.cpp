@@ -2,6 +2,7 @@
 #include "support.hpp"
 
 #include <goro/chan.hpp>
+#include <goro/context.hpp>
 #include <goro/sync.hpp>
 
 #include <sched.h>
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -87,6 +89,30 @@ TEST_CASE("a plain thread whose first goro call is a failing try_recv, try_send 
       goro::blocking([&] { worker.join(); });
     });
   }
+}
+
+// A plain thread that makes a cancellable context will cancel it later: from then on it is a
+// possible waker of whoever waits on done(). (Before the commit that added this test,
+// with_cancel did not register the thread, and the detector reported a deadlock while it
+// waited to cancel.)
+TEST_CASE("a plain thread whose first goro call is with_cancel can wake a goroutine") {
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    std::optional<goro::Context> ctx;
+    std::atomic<bool> made{false};
+    std::thread canceller([&] {
+      auto [child, cancel] = goro::with_cancel(goro::background());
+      ctx = child;
+      made = true;
+      std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+      cancel();
+    });
+    while (!made) goro::yield();
+    ctx->done().recv();
+    CHECK(ctx->err() == goro::errc::canceled);
+    goro::blocking([&] { canceller.join(); });
+  });
 }
 
 // Runs each child; each must catch the deadlock_error its run() throws and exit 0. The children

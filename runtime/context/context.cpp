@@ -16,6 +16,7 @@
 
 #include "os/clock.hpp"
 #include "os/spinlock.hpp"
+#include "sched/wait.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -163,6 +164,7 @@ std::optional<time_point> Context::deadline() const { return node_ ? node_->dead
 Context background() { return Context(nullptr); }
 
 std::pair<Context, std::function<void()>> with_cancel(Context parent) {
+  rt::note_plain_thread();  // a plain thread holding a cancel function may wake a goroutine later
   auto node = std::make_shared<ContextNode>();
   node->parent = parent.node_;
   if (node->parent) node->deadline = node->parent->deadline;  // inherited
