@@ -28,6 +28,7 @@ TEST_CASE("all goroutines asleep is a deadlock, with a report") {
     });
     INFO(report);
     CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
+    CHECK(contains(report, "Look for the channel, lock or WaitGroup"));  // what to do
     CHECK(contains(report, "goroutine 1 [test wait, "));
     CHECK(contains(report, "goroutine 2 [test wait, "));
     CHECK(contains(report, "goroutine 3 [test wait, "));
