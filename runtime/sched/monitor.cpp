@@ -147,7 +147,7 @@ void Monitor::loop() {
     }
     if (trace_every && now >= next_trace) {
       trace_line();
-      next_trace += trace_every;
+      next_trace = now + trace_every;  // after a stall, one line, not a burst (as Go's sysmon)
     }
   }
 }
