@@ -10,6 +10,7 @@
 #include "diag/symbolize.hpp"
 
 #include <backtrace.h>
+#include <dlfcn.h>
 #include <cxxabi.h>
 
 #include <cstdint>
@@ -25,6 +26,7 @@ namespace {
 struct Site {
   std::string file, function;
   int line = 0;
+  std::uintptr_t offset = 0;  // into `function`, when only the symbol table named it
 };
 
 void ignore_error(void*, const char*, int) {}  // no debug info: the caller falls back
@@ -59,8 +61,24 @@ int innermost_frame(void* data, std::uintptr_t, const char* file, int line, cons
   return in_go(file) ? 0 : 1;  // stop at the first frame outside go(): the one that called it
 }
 
-void symbol(void* data, std::uintptr_t, const char* name, std::uintptr_t, std::uintptr_t) {
-  if (name) static_cast<Site*>(data)->function = demangle(name);
+void symbol(void* data, std::uintptr_t pc, const char* name, std::uintptr_t start, std::uintptr_t) {
+  if (!name) return;
+  auto& site = *static_cast<Site*>(data);
+  site.function = demangle(name);
+  site.offset = pc + 1 - start;  // of the return address, as a disassembler shows it
+}
+
+// "/path/to/program+0x1a2b": an address that stays meaningful with address randomization.
+std::string module_offset(const void* address) {
+  Dl_info info;
+  char text[64];
+  if (::dladdr(address, &info) && info.dli_fname && info.dli_fbase) {
+    std::snprintf(text, sizeof text, "+0x%zx",
+                  static_cast<std::size_t>(static_cast<const char*>(address) - static_cast<const char*>(info.dli_fbase)));
+    return info.dli_fname + std::string(text);
+  }
+  std::snprintf(text, sizeof text, "%p", address);
+  return text;
 }
 
 }  // namespace
@@ -85,11 +103,11 @@ std::string spawn_site(const void* return_address) {
     text = site.file + ":" + std::to_string(site.line);
     if (!site.function.empty()) text += " in " + site.function;
   } else if (!site.function.empty()) {
-    text = site.function;
+    char offset[32];
+    std::snprintf(offset, sizeof offset, "+0x%zx", static_cast<std::size_t>(site.offset));
+    text = site.function + offset;
   } else {
-    char hex[32];
-    std::snprintf(hex, sizeof hex, "%p", return_address);
-    text = hex;
+    text = module_offset(return_address);
   }
   it->second = text;
   return text;
