@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <vector>
 
 using namespace goro_test;
@@ -356,6 +358,26 @@ GORO_CHILD("sent-segv") {
   return goro::run(c, [] {
     std::raise(SIGSEGV);
     return 0;
+  });
+}
+
+TEST_CASE("a worker's alternate signal stack has a guard page below it") {
+  // The overflow handler, and any SIGSEGV handler installed before it, runs there: overflowing
+  // it must fault, not write into whatever is mapped below.
+  goro::run([] {
+    stack_t ss{};
+    REQUIRE(::sigaltstack(nullptr, &ss) == 0);
+    REQUIRE(!(ss.ss_flags & SS_DISABLE));
+    const auto lo = reinterpret_cast<std::uintptr_t>(ss.ss_sp);
+    std::ifstream maps("/proc/self/maps");
+    std::string line, below = "(nothing mapped)";
+    while (std::getline(maps, line)) {  // "lo-hi perms ...": find the mapping that ends at lo
+      std::istringstream fields(line);
+      std::string range, perms;
+      fields >> range >> perms;
+      if (std::stoull(range.substr(range.find('-') + 1), nullptr, 16) == lo) below = perms;
+    }
+    CHECK(below == "---p");
   });
 }
 

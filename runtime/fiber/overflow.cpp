@@ -96,15 +96,19 @@ void install_overflow_handler() {
   });
 }
 
+// The alternate stack has a guard page below it, like a goroutine's: the handlers that run there
+// (ours, and whatever SIGSEGV handler was installed before it, which we chain to) must not
+// overflow into the mapping below unnoticed. A fault there, inside the handler, kills the process.
 AltSignalStack::AltSignalStack() {
-  void* mem = ::mmap(nullptr, kAltStackBytes, PROT_READ | PROT_WRITE,
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* mem = ::mmap(nullptr, page + kAltStackBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return;  // no alternate stack: an overflow then dies without a message
   stack_t ss{};
-  ss.ss_sp = mem;
+  ss.ss_sp = static_cast<char*>(mem) + page;
   ss.ss_size = kAltStackBytes;
-  if (::sigaltstack(&ss, &old_) != 0) {
-    ::munmap(mem, kAltStackBytes);
+  if (::mprotect(mem, page, PROT_NONE) != 0 || ::sigaltstack(&ss, &old_) != 0) {
+    ::munmap(mem, page + kAltStackBytes);
     return;
   }
   mem_ = mem;
@@ -114,7 +118,7 @@ AltSignalStack::AltSignalStack() {
 AltSignalStack::~AltSignalStack() {
   if (!mem_) return;
   if (restore_) ::sigaltstack(&old_, nullptr);
-  ::munmap(mem_, kAltStackBytes);
+  ::munmap(mem_, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) + kAltStackBytes);
 }
 
 }  // namespace goro::rt
