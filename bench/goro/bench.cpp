@@ -335,8 +335,8 @@ void bench_echo_server(const Options& o) { example::serve(o.addr, echo_conn, ech
 // --seconds have passed. It reads into a 4 KiB buffer, as the servers do: a read that returns
 // less than it asked for tells goro's socket that it is drained, so the next read waits for the
 // poller instead of first failing with EAGAIN. (Asking for exactly 64 bytes cost a failed read
-// per message, CPU taken from the server it shares the cores with.) Throughput: echoes of all connections / wall time; p99 over every
-// round trip.
+// per message, CPU taken from the server it shares the cores with.) Throughput: echoes of all
+// connections / wall time; p99 over every round trip.
 void bench_echo_client(const Options& o) {
   constexpr std::size_t msg_size = 64;
   const long conns = o.conns;

@@ -173,7 +173,7 @@ class Semaphore {
   // stream of small ones. n larger than the semaphore's size throws std::invalid_argument.
   void acquire(std::int64_t n = 1);
   bool try_acquire(std::int64_t n = 1);
-  // Releasing more than is held throws std::logic_error.
+  // A negative n throws std::invalid_argument; releasing more than is held, std::logic_error.
   void release(std::int64_t n = 1);
 
  private:
