@@ -11,6 +11,7 @@
 
 #include <backtrace.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <cxxabi.h>
 
 #include <cstdint>
@@ -68,13 +69,17 @@ void symbol(void* data, std::uintptr_t pc, const char* name, std::uintptr_t star
   site.offset = pc + 1 - start;  // of the return address, as a disassembler shows it
 }
 
-// "/path/to/program+0x1a2b": an address that stays meaningful with address randomization.
+// "/path/to/program+0x1a2b": an address that stays meaningful with address randomization. The
+// offset is from the module's load bias (link_map's l_addr), not its first byte, so that it is
+// the address addr2line expects: the same for a PIE or a library, the absolute one otherwise.
 std::string module_offset(const void* address) {
   Dl_info info;
+  link_map* module = nullptr;
   char text[64];
-  if (::dladdr(address, &info) && info.dli_fname && info.dli_fbase) {
+  if (::dladdr1(address, &info, reinterpret_cast<void**>(&module), RTLD_DL_LINKMAP) && info.dli_fname &&
+      module) {
     std::snprintf(text, sizeof text, "+0x%zx",
-                  static_cast<std::size_t>(static_cast<const char*>(address) - static_cast<const char*>(info.dli_fbase)));
+                  static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(address) - module->l_addr));
     return info.dli_fname + std::string(text);
   }
   std::snprintf(text, sizeof text, "%p", address);
