@@ -101,7 +101,7 @@ std::string spawn_site(const void* return_address) {
   Site site;
   if (backtrace_state* s = state()) {
     backtrace_pcinfo(s, pc, innermost_frame, ignore_error, &site);
-    if (site.function.empty()) backtrace_syminfo(s, pc, symbol, ignore_error, &site);
+    if (site.file.empty()) backtrace_syminfo(s, pc, symbol, ignore_error, &site);  // + offset
   }
   std::string text;
   if (!site.file.empty()) {
