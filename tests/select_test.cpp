@@ -323,6 +323,30 @@ TEST_CASE("the return value is the position among all cases, default included") 
   });
 }
 
+// on_send(ch, v) as ch.send(v) takes it: v converts to the channel's T, which is deduced from
+// the channel alone ("text" into a chan<std::string>, 5 into a chan<long>).
+template <class T, class V>
+concept sendable_case = requires(const chan<T>& ch, V v) { goro::on_send(ch, std::forward<V>(v)); };
+template <class T, class V>
+concept sendable_case_with_handler =
+    requires(const chan<T>& ch, V v) { goro::on_send(ch, std::forward<V>(v), [] {}); };
+
+TEST_CASE("a send case converts its value to the channel's element type, as send does") {
+  CHECK(sendable_case<std::string, const char (&)[3]>);
+  CHECK(sendable_case_with_handler<long, int>);
+  CHECK(sendable_case<std::unique_ptr<int>, std::nullptr_t>);
+  goro::run([] {
+    chan<std::string> s(1);
+    chan<long> l(1);
+    bool handled = false;
+    CHECK(goro::select(goro::on_send(s, "hi")) == 0);
+    CHECK(goro::select(goro::on_send(l, 5, [&] { handled = true; })) == 0);
+    CHECK(s.recv() == "hi");
+    CHECK(l.recv() == 5L);
+    CHECK(handled);
+  });
+}
+
 TEST_CASE("a select readied by one case but abandoned before it ran leaves its other channels") {
   chan<int> a(1), b(1);  // outlive the runtime
   goro::Config c;

@@ -93,12 +93,14 @@ template <class T>
 auto on_recv(const chan<T>& ch) {
   return detail::RecvCase<T, detail::NoHandler>{ch.core(), {}, {}};
 }
+// T comes from the channel alone: v converts to it as for ch.send(v) ("text" into a
+// chan<std::string>).
 template <class T, class F>
-auto on_send(const chan<T>& ch, T v, F f) {
+auto on_send(const chan<T>& ch, std::type_identity_t<T> v, F f) {
   return detail::SendCase<T, F>{ch.core(), std::move(v), std::move(f)};
 }
 template <class T>
-auto on_send(const chan<T>& ch, T v) {
+auto on_send(const chan<T>& ch, std::type_identity_t<T> v) {
   return detail::SendCase<T, detail::NoHandler>{ch.core(), std::move(v), {}};
 }
 template <class F>
