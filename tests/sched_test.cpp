@@ -431,6 +431,28 @@ TEST_CASE("a goroutine that never yields does not stop a 10 ms ticker at procs 1
   });
 }
 
+TEST_CASE("a plain blocking call outside blocking() loses its P to waiting work, as a computation does") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    goro::chan<ssize_t> done(1);
+    goro::go([&, done] {
+      char byte = 0;
+      done.send(::read(fds[0], &byte, 1));  // blocks the thread on the only P, not in blocking()
+    });
+    goro::yield();  // the reader runs and blocks in read(); main waits on the P's queue
+    // main runs only because the monitor handed the P on after 10 ms: the read returns when main
+    // has written, so if the P stayed stalled until the call returned, this would never finish.
+    REQUIRE(::write(fds[1], "x", 1) == 1);
+    CHECK(done.recv() == 1);
+    CHECK(goro::stats().preempt_handoffs >= 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+  });
+}
+
 // A read that fails inside blocking() and the errno after it, in a frame of its own: the README's
 // rule is for a function that does not touch errno before the call (in a loop, the compiler may
 // keep errno's address from one iteration to the next).
