@@ -3,6 +3,7 @@
 
 #include <goro/chan.hpp>
 #include <goro/context.hpp>
+#include <goro/net.hpp>
 #include <goro/sync.hpp>
 
 #include <sched.h>
@@ -81,6 +82,39 @@ TEST_CASE("a plain thread whose first goro call is a failing try_recv, try_send 
         int one = 1;
         if (first_call == 1) CHECK(!full.try_send(one));
         if (first_call == 2) goro::sleep_for(1ms);
+        called = true;
+        std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+        result.send(42);
+      });
+      while (!called) goro::yield();
+      CHECK(*result.recv() == 42);
+      goro::blocking([&] { worker.join(); });
+    });
+  }
+}
+
+// The same for the calls that return at once without touching a channel's lock or a timer heap:
+// a try on a nil channel, a sleep of no time, yield(), a timer nobody keeps (it is freed at
+// once, so no pending timer keeps the detector away) and a socket, closed at once. (Before the commit that added this test,
+// none of them registered the thread, and the detector reported a deadlock.)
+TEST_CASE("a plain thread whose first goro call is a nil try, a zero sleep, yield, a timer or a socket can wake a goroutine") {
+  goro::Config c;
+  c.procs = 2;
+  for (int first_call = 0; first_call < 7; ++first_call) {
+    CAPTURE(first_call);
+    goro::run(c, [first_call] {
+      goro::chan<int> result;
+      std::atomic<bool> called{false};
+      std::thread worker([&] {
+        const auto nil = goro::chan<int>::nil();
+        int one = 1;
+        if (first_call == 0) CHECK(!nil.try_recv());
+        if (first_call == 1) CHECK(!nil.try_send(one));
+        if (first_call == 2) goro::sleep_for(0ns);
+        if (first_call == 3) goro::sleep_until(std::chrono::steady_clock::now() - 1s);
+        if (first_call == 4) goro::yield();
+        if (first_call == 5) (void)goro::after(1h);
+        if (first_call == 6) goro::net::listen("127.0.0.1:0").close();
         called = true;
         std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
         result.send(42);

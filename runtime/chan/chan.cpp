@@ -220,7 +220,10 @@ void chan_destroy(ChanCore* core) noexcept {
 
 bool chan_send(ChanCore* core, void* value, bool block) {
   if (!core) {
-    if (!block) return false;
+    if (!block) {
+      note_plain_thread();  // as for any failed try: it may act on the result later
+      return false;
+    }
     block_forever(WaitReason::chan_send_nil);
   }
   Chan* c = from_core(core);
@@ -240,7 +243,10 @@ bool chan_send(ChanCore* core, void* value, bool block) {
 
 Recv chan_recv(ChanCore* core, void* out, bool block) {
   if (!core) {
-    if (!block) return Recv::nothing;
+    if (!block) {
+      note_plain_thread();
+      return Recv::nothing;
+    }
     block_forever(WaitReason::chan_receive_nil);
   }
   Chan* c = from_core(core);

@@ -4,6 +4,7 @@
 #include <goro/net.hpp>
 
 #include "sched/sched.hpp"
+#include "sched/wait.hpp"
 
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ rt::PollDesc* register_fd(int fd) {
     ::close(fd);
     throw std::logic_error("goro: sockets need a running runtime; use goro::net inside goro::run");
   }
+  rt::note_plain_thread();  // a plain thread with a socket may wake a goroutine later
   try {
     return rt::poller.open(fd);
   } catch (...) {

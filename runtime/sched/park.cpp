@@ -5,6 +5,7 @@
 #include "os/clock.hpp"
 #include "sched/dispatch.hpp"
 #include "sched/sched.hpp"
+#include "sched/wait.hpp"
 
 #include <goro/runtime.hpp>
 
@@ -118,6 +119,7 @@ namespace goro {
 void yield() {
   using namespace rt;
   if (!current_g()) {  // a plain thread, or inside blocking()
+    note_plain_thread();  // a plain thread that yields may wake a goroutine afterwards
     std::this_thread::yield();
     return;
   }

@@ -30,7 +30,10 @@ struct alignas(64) Sleeper {
 static_assert(sizeof(TimerEntry) + sizeof(G*) <= 64, "firing a Sleeper reads one cache line");
 
 void sleep_until_ns(std::int64_t when, std::int64_t now) {
-  if (when <= now) return;
+  if (when <= now) {
+    note_plain_thread();  // as a sleep that waits: the thread may wake a goroutine afterwards
+    return;
+  }
   if (!current_g()) {  // a plain thread, or inside blocking()
     note_plain_thread();  // a plain thread that sleeps may wake a goroutine afterwards
     std::this_thread::sleep_until(time_point(std::chrono::nanoseconds(when)));
@@ -62,7 +65,10 @@ void sleep_until_ns(std::int64_t when, std::int64_t now) {
 }  // namespace
 
 void sleep_for(std::chrono::nanoseconds d) {
-  if (d <= std::chrono::nanoseconds::zero()) return;
+  if (d <= std::chrono::nanoseconds::zero()) {
+    note_plain_thread();  // as sleep_until_ns
+    return;
+  }
   const std::int64_t now = os::now_ns();  // one clock read for the deadline and the check
   sleep_until_ns(os::later(now, d.count()), now);
 }

@@ -117,6 +117,7 @@ bool stop_locked(TimerState* s) {
 
 TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn,
                         chan<time_point>& ch_out) {
+  rt::note_plain_thread();  // a plain thread that makes a timer may wake a goroutine later
   chan<time_point> ch = fn.call ? chan<time_point>::nil() : chan<time_point>(1);
   auto* s = new TimerState;
   s->entry.fire = &fire;
