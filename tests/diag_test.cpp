@@ -65,6 +65,23 @@ TEST_CASE("no deadlock while a plain thread that uses goro can still wake a goro
   });
 }
 
+// Called by main: a plain thread makes `first_call`, its first goro call, then, after the
+// detector's grace period, sends what main waits for. No deadlock may be reported meanwhile.
+template <class F>
+void plain_thread_wakes_main_later(F first_call) {
+  goro::chan<int> result;
+  std::atomic<bool> called{false};
+  std::thread worker([&] {
+    first_call();
+    called = true;
+    std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+    result.send(42);
+  });
+  while (!called) goro::yield();
+  CHECK(*result.recv() == 42);
+  goro::blocking([&] { worker.join(); });
+}
+
 // Any goro call registers a plain thread, even one that returns at once without a lock (a
 // failing try_recv or try_send, a sleep): the thread may act on the result later. (Before the
 // commit that added this test, those fast paths did not, and the detector reported a deadlock
@@ -74,38 +91,30 @@ TEST_CASE("a plain thread whose first goro call is a failing try_recv, try_send 
   c.procs = 2;
   for (int first_call = 0; first_call < 3; ++first_call) {
     goro::run(c, [first_call] {
-      goro::chan<int> quit, full(1), result;
+      goro::chan<int> quit, full(1);
       full.send(0);
-      std::atomic<bool> called{false};
-      std::thread worker([&] {
+      plain_thread_wakes_main_later([&] {
         if (first_call == 0) CHECK(!quit.try_recv());
         int one = 1;
         if (first_call == 1) CHECK(!full.try_send(one));
         if (first_call == 2) goro::sleep_for(1ms);
-        called = true;
-        std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
-        result.send(42);
       });
-      while (!called) goro::yield();
-      CHECK(*result.recv() == 42);
-      goro::blocking([&] { worker.join(); });
     });
   }
 }
 
 // The same for the calls that return at once without touching a channel's lock or a timer heap:
 // a try on a nil channel, a sleep of no time, yield(), a timer nobody keeps (it is freed at
-// once, so no pending timer keeps the detector away) and a socket, closed at once. (Before the commit that added this test,
-// none of them registered the thread, and the detector reported a deadlock.)
+// once, so no pending timer keeps the detector away) and a socket, closed at once. (Before the
+// commit that added this test, none of them registered the thread, and the detector reported a
+// deadlock.)
 TEST_CASE("a plain thread whose first goro call is a nil try, a zero sleep, yield, a timer or a socket can wake a goroutine") {
   goro::Config c;
   c.procs = 2;
   for (int first_call = 0; first_call < 7; ++first_call) {
     CAPTURE(first_call);
     goro::run(c, [first_call] {
-      goro::chan<int> result;
-      std::atomic<bool> called{false};
-      std::thread worker([&] {
+      plain_thread_wakes_main_later([first_call] {
         const auto nil = goro::chan<int>::nil();
         int one = 1;
         if (first_call == 0) CHECK(!nil.try_recv());
@@ -115,13 +124,7 @@ TEST_CASE("a plain thread whose first goro call is a nil try, a zero sleep, yiel
         if (first_call == 4) goro::yield();
         if (first_call == 5) (void)goro::after(1h);
         if (first_call == 6) goro::net::listen("127.0.0.1:0").close();
-        called = true;
-        std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
-        result.send(42);
       });
-      while (!called) goro::yield();
-      CHECK(*result.recv() == 42);
-      goro::blocking([&] { worker.join(); });
     });
   }
 }
