@@ -42,11 +42,11 @@ namespace {
 
 // After the first line, which is Go's: what to look for.
 constexpr const char* kWhatToDo =
-    "Every goroutine below is blocked, and nothing can wake one: no timer is pending, nobody waits\n"
-    "on a socket or inside blocking(), and no thread outside the runtime that has used goro is\n"
-    "alive. Look for the channel, lock or WaitGroup that nothing will ever operate on again. (A\n"
-    "thread that has not used goro yet cannot be seen: if one will wake these goroutines, see\n"
-    "Config::detect_deadlock.)\n\n";
+    "Every goroutine below is blocked, and nothing can wake one: no timer is pending, nobody\n"
+    "waits on a socket or inside blocking(), and no thread outside the runtime that has used\n"
+    "goro is alive. Look for the channel, lock or WaitGroup that nothing will ever operate on\n"
+    "again. (A thread that has not used goro yet cannot be seen: if one will wake these\n"
+    "goroutines, see Config::detect_deadlock.)\n\n";
 
 constexpr std::chrono::milliseconds kGrace{100};
 
@@ -109,7 +109,8 @@ void confirm_deadlock() {
   }
   if (switches() != before) return;
   fail(std::make_exception_ptr(
-      deadlock_error("all goroutines are asleep - deadlock!\n\n" + std::string(kWhatToDo) + dump_string())));
+      deadlock_error("all goroutines are asleep - deadlock!\n\n" + std::string(kWhatToDo) +
+                     dump_string())));
 }
 
 }  // namespace goro::rt

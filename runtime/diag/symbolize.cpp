@@ -76,10 +76,10 @@ std::string module_offset(const void* address) {
   Dl_info info;
   link_map* module = nullptr;
   char text[64];
-  if (::dladdr1(address, &info, reinterpret_cast<void**>(&module), RTLD_DL_LINKMAP) && info.dli_fname &&
-      module) {
-    std::snprintf(text, sizeof text, "+0x%zx",
-                  static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(address) - module->l_addr));
+  if (::dladdr1(address, &info, reinterpret_cast<void**>(&module), RTLD_DL_LINKMAP) &&
+      info.dli_fname && module) {
+    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(address) - module->l_addr;
+    std::snprintf(text, sizeof text, "+0x%zx", static_cast<std::size_t>(offset));
     return info.dli_fname + std::string(text);
   }
   std::snprintf(text, sizeof text, "%p", address);
