@@ -52,9 +52,20 @@ void leave_without_p(M* m, G* self, AfterSwitch after, void* arg) {
   // The monitor took this goroutine's P while it ran (monitor.cpp): it parks or requeues through
   // g0, which finds the M without a P and parks it; the goroutine resumes wherever it is picked
   // up — its next scheduling point is where it gets a P again.
-  sched.nunowned.fetch_sub(1, std::memory_order_seq_cst);
+  //
+  // It stops counting as unowned only once `after` has run on g0: until then it can still act
+  // (queue itself, arm its sleep's timer, ready a wait that was cancelled), and a deadlock check
+  // in between must see it as awake. g0 then checks for a deadlock itself (schedule.cpp).
+  struct Leave {
+    AfterSwitch after;
+    void* arg;
+  } leave{after, arg};
   switch_to(m, nullptr);
-  switch_fiber(self->stack, &m->g0, after, arg, m->eh);
+  switch_fiber(self->stack, &m->g0, [](Fiber* from, void* a) {
+    const Leave l = *static_cast<Leave*>(a);  // first: once `after` publishes us, our stack moves on
+    if (l.after) l.after(from, l.arg);
+    sched.nunowned.fetch_sub(1, std::memory_order_seq_cst);
+  }, &leave, m->eh);
 }
 
 void park(WaitReason reason, UnlockFn unlock, void* arg) {
