@@ -33,15 +33,15 @@
 #include <goro/runtime.hpp>
 
 #include <chrono>
-#include <string>
 #include <thread>
 
 namespace goro::rt {
 
 namespace {
 
-// After the first line, which is Go's: what to look for.
-constexpr const char* kWhatToDo =
+// Go's first line, then what to look for; goro::dump's listing follows.
+constexpr const char* kReportHead =
+    "all goroutines are asleep - deadlock!\n\n"
     "Every goroutine below is blocked, and nothing can wake one: no timer is pending, nobody\n"
     "waits on a socket or inside blocking(), and no thread outside the runtime that has used\n"
     "goro is alive. Look for the channel, lock or WaitGroup that nothing will ever operate on\n"
@@ -109,8 +109,7 @@ void confirm_deadlock() {
   }
   if (switches() != before) return;
   fail(std::make_exception_ptr(
-      deadlock_error("all goroutines are asleep - deadlock!\n\n" + std::string(kWhatToDo) +
-                     dump_string())));
+      deadlock_error(kReportHead + dump_string())));
 }
 
 }  // namespace goro::rt

@@ -69,19 +69,22 @@ void symbol(void* data, std::uintptr_t pc, const char* name, std::uintptr_t star
   site.offset = pc + 1 - start;  // of the return address, as a disassembler shows it
 }
 
+std::string plus_hex(std::uintptr_t offset) {
+  char text[32];
+  std::snprintf(text, sizeof text, "+0x%zx", static_cast<std::size_t>(offset));
+  return text;
+}
+
 // "/path/to/program+0x1a2b": an address that stays meaningful with address randomization. The
 // offset is from the module's load bias (link_map's l_addr), not its first byte, so that it is
 // the address addr2line expects: the same for a PIE or a library, the absolute one otherwise.
 std::string module_offset(const void* address) {
   Dl_info info;
   link_map* module = nullptr;
-  char text[64];
   if (::dladdr1(address, &info, reinterpret_cast<void**>(&module), RTLD_DL_LINKMAP) &&
-      info.dli_fname && module) {
-    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(address) - module->l_addr;
-    std::snprintf(text, sizeof text, "+0x%zx", static_cast<std::size_t>(offset));
-    return info.dli_fname + std::string(text);
-  }
+      info.dli_fname && module)
+    return info.dli_fname + plus_hex(reinterpret_cast<std::uintptr_t>(address) - module->l_addr);
+  char text[32];
   std::snprintf(text, sizeof text, "%p", address);
   return text;
 }
@@ -108,9 +111,7 @@ std::string spawn_site(const void* return_address) {
     text = site.file + ":" + std::to_string(site.line);
     if (!site.function.empty()) text += " in " + site.function;
   } else if (!site.function.empty()) {
-    char offset[32];
-    std::snprintf(offset, sizeof offset, "+0x%zx", static_cast<std::size_t>(site.offset));
-    text = site.function + offset;
+    text = site.function + plus_hex(site.offset);
   } else {
     text = module_offset(return_address);
   }

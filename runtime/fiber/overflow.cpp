@@ -22,6 +22,10 @@ namespace {
 
 constexpr std::size_t kAltStackBytes = 64 * 1024;  // the handler, plus room for sanitizers'
 
+std::size_t page_bytes() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+// An alternate stack's mapping: a guard page, then the stack.
+std::size_t alt_mapping_bytes() { return page_bytes() + kAltStackBytes; }
+
 struct sigaction previous_segv;
 
 // Async-signal-safe formatting: append text and decimal numbers to a fixed buffer.
@@ -100,15 +104,15 @@ void install_overflow_handler() {
 // (ours, and whatever SIGSEGV handler was installed before it, which we chain to) must not
 // overflow into the mapping below unnoticed. A fault there, inside the handler, kills the process.
 AltSignalStack::AltSignalStack() {
-  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  void* mem = ::mmap(nullptr, page + kAltStackBytes, PROT_READ | PROT_WRITE,
+  const std::size_t page = page_bytes();
+  void* mem = ::mmap(nullptr, alt_mapping_bytes(), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return;  // no alternate stack: an overflow then dies without a message
   stack_t ss{};
   ss.ss_sp = static_cast<char*>(mem) + page;
   ss.ss_size = kAltStackBytes;
   if (::mprotect(mem, page, PROT_NONE) != 0 || ::sigaltstack(&ss, &old_) != 0) {
-    ::munmap(mem, page + kAltStackBytes);
+    ::munmap(mem, alt_mapping_bytes());
     return;
   }
   mem_ = mem;
@@ -118,7 +122,7 @@ AltSignalStack::AltSignalStack() {
 AltSignalStack::~AltSignalStack() {
   if (!mem_) return;
   if (restore_) ::sigaltstack(&old_, nullptr);
-  ::munmap(mem_, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) + kAltStackBytes);
+  ::munmap(mem_, alt_mapping_bytes());
 }
 
 }  // namespace goro::rt
