@@ -287,6 +287,35 @@ TEST_CASE("with_timeout: a duration too long to add to the clock means no deadli
   });
 }
 
+// seconds::max() converted to nanoseconds implicitly is -1 s (std::chrono does not check the
+// overflow): such a "no timeout" context was done at once. Durations and deadlines of any unit
+// saturate instead.
+TEST_CASE("with_timeout, with_deadline: a duration or deadline of any unit too long for nanoseconds means no deadline passes") {
+  using namespace std::chrono;
+  goro::run([] {
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), seconds::max());
+    REQUIRE(ctx.deadline());
+    CHECK(*ctx.deadline() == goro::time_point::max());
+    auto [ctx2, cancel2] = goro::with_timeout(goro::background(), hours(24 * 365 * 1000));
+    CHECK(*ctx2.deadline() == goro::time_point::max());
+    auto [ctx3, cancel3] = goro::with_deadline(goro::background(), time_point<steady_clock, hours>::max());
+    CHECK(*ctx3.deadline() == goro::time_point::max());
+    goro::sleep_for(20ms);
+    for (const Context* c : {&ctx, &ctx2, &ctx3}) {
+      CHECK(!is_done(*c));
+      CHECK(!c->err());
+    }
+    // Far in the past, in any unit: done at once.
+    auto [past, cancel_past] = goro::with_timeout(goro::background(), seconds::min());
+    CHECK(past.err() == goro::errc::deadline_exceeded);
+    auto [past2, cancel_past2] = goro::with_deadline(goro::background(), time_point<steady_clock, hours>::min());
+    CHECK(past2.err() == goro::errc::deadline_exceeded);
+    cancel();
+    cancel2();
+    cancel3();
+  });
+}
+
 TEST_CASE("with_timeout, with_deadline: a deadline too far in the past is passed, not a wrap into the future") {
   // Passed deadlines need no runtime: these are done at once, without arming a timer (which
   // would throw std::logic_error here).

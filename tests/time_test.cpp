@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -170,6 +171,66 @@ TEST_CASE("a duration too long to add to the clock means never, not a wrap into 
     CHECK(reset.stop());
     ticker.stop();
   });  // the sleeper is abandoned
+}
+
+// std::chrono converts a coarser duration to nanoseconds implicitly, with an overflow it does not
+// check: seconds::max() becomes -1 s, hours::max() -1 h, 1000 years a negative count. "Forever"
+// written that way made a Timer fire at once, a sleep return at once, a Ticker throw. Durations
+// and time points of any unit saturate instead.
+TEST_CASE("a duration of any unit too long for nanoseconds means never, not an overflow into the past") {
+  using namespace std::chrono;
+  goro::run([] {
+    std::atomic<bool> woke{false}, woke_until{false}, ran{false};
+    goro::go([&] {
+      goro::sleep_for(seconds::max());
+      woke = true;
+    });
+    goro::go([&] {
+      goro::sleep_until(time_point_cast<seconds>(Clock::now()) + hours(24 * 365 * 1000));
+      woke_until = true;
+    });
+    goro::Timer timer(hours::max());
+    goro::Ticker ticker(milliseconds::max());
+    auto after = goro::after(seconds::max());
+    goro::Timer func = goro::after_func(hours(24 * 365 * 1000), [&] { ran = true; });
+    goro::Timer reset(1h);
+    CHECK(reset.reset(minutes::max()));
+    goro::Ticker ticker_reset(1h);
+    ticker_reset.reset(seconds::max());
+    goro::sleep_for(20ms);
+    CHECK(!woke);
+    CHECK(!woke_until);
+    CHECK(!timer.channel().try_recv());
+    CHECK(!ticker.channel().try_recv());
+    CHECK(!after.try_recv());
+    CHECK(!reset.channel().try_recv());
+    CHECK(!ticker_reset.channel().try_recv());
+    CHECK(!ran);
+    CHECK(timer.stop());  // still pending
+    CHECK(func.stop());
+    CHECK(reset.stop());
+
+    // The other way: far in the past is now.
+    goro::Timer past(seconds::min());
+    CHECK(past.channel().recv());
+    goro::sleep_for(hours::min());
+    goro::sleep_until(std::chrono::time_point<steady_clock, seconds>::min());
+    CHECK_THROWS_AS(goro::Ticker(seconds::min()), std::invalid_argument);
+  });  // the sleepers are abandoned
+}
+
+TEST_CASE("floating-point durations, as std::this_thread::sleep_for takes them") {
+  using namespace std::chrono;
+  goro::run([] {
+    const auto start = Clock::now();
+    goro::sleep_for(duration<double, std::milli>(2.5));
+    CHECK(Clock::now() - start >= 2500us);
+    goro::sleep_for(duration<double>(std::numeric_limits<double>::quiet_NaN()));  // as 0: returns
+    goro::Timer huge(duration<double>(1e300));  // never
+    goro::Timer soon(duration<float, std::micro>(100.0f));
+    CHECK(soon.channel().recv());
+    CHECK(huge.stop());
+  });
 }
 
 TEST_CASE("many sleepers, each wakes no earlier than its deadline") {

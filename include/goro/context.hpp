@@ -58,6 +58,16 @@ Context background();
 std::pair<Context, std::function<void()>> with_cancel(Context parent);
 std::pair<Context, std::function<void()>> with_deadline(Context parent, time_point t);
 std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::nanoseconds d);
+// Any unit, saturated rather than overflowing (goro/time.hpp): seconds::max() means no deadline.
+template <class Rep, class Period>
+std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::duration<Rep, Period> d) {
+  return with_timeout(std::move(parent), detail::saturated_ns(d));
+}
+template <class Duration>
+std::pair<Context, std::function<void()>> with_deadline(Context parent,
+                                                        std::chrono::time_point<std::chrono::steady_clock, Duration> t) {
+  return with_deadline(std::move(parent), detail::saturated_time(t));
+}
 
 }  // namespace goro
 

@@ -17,14 +17,53 @@
 
 #include <chrono>
 #include <memory>
+#include <ratio>
+#include <type_traits>
 #include <utility>
 
 namespace goro {
 
 using time_point = std::chrono::steady_clock::time_point;
 
+namespace detail {
+
+// d in nanoseconds, saturated. std::chrono's implicit conversion to nanoseconds does not check
+// for overflow: seconds::max() becomes -1 s and hours::max() -1 h, so a "forever" written that
+// way would fire at once. Beyond the range: nanoseconds::max() (never) or min() (now). Floating
+// point is taken, as std::this_thread::sleep_for takes it; NaN counts as 0.
+template <class Rep, class Period>
+constexpr std::chrono::nanoseconds saturated_ns(std::chrono::duration<Rep, Period> d) {
+  using ns = std::chrono::nanoseconds;
+  const long double v = std::chrono::duration<long double, std::nano>(d).count();  // no overflow
+  if (__builtin_isnan(v)) return ns::zero();
+  if (v >= static_cast<long double>(ns::max().count())) return ns::max();
+  if (v <= static_cast<long double>(ns::min().count())) return ns::min();
+  using Factor = std::ratio_divide<Period, std::nano>;
+  if constexpr (std::is_integral_v<Rep> && (Factor::num == 1 || Factor::den == 1))
+    return std::chrono::duration_cast<ns>(d);  // exact, and in range: no intermediate overflows
+  else
+    return ns(static_cast<ns::rep>(v));
+}
+
+template <class Duration>
+constexpr time_point saturated_time(std::chrono::time_point<std::chrono::steady_clock, Duration> t) {
+  return time_point(saturated_ns(t.time_since_epoch()));
+}
+
+}  // namespace detail
+
+// Each function taking a duration or a time point also takes one of any unit (and floating
+// point), saturated to nanoseconds rather than overflowing: seconds::max() means never.
 void sleep_for(std::chrono::nanoseconds d);
 void sleep_until(time_point t);
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) {
+  sleep_for(detail::saturated_ns(d));
+}
+template <class Duration>
+void sleep_until(std::chrono::time_point<std::chrono::steady_clock, Duration> t) {
+  sleep_until(detail::saturated_time(t));
+}
 
 namespace detail {
 
@@ -76,6 +115,8 @@ class Timer : private detail::TimerHandle {
  public:
   // Fires once, d from now: channel() then yields the time it fired.
   explicit Timer(std::chrono::nanoseconds d) : TimerHandle(d, {}) {}
+  template <class Rep, class Period>
+  explicit Timer(std::chrono::duration<Rep, Period> d) : Timer(detail::saturated_ns(d)) {}
 
   // The channel the time arrives on; a nil channel for an after_func timer.
   chan<time_point> channel() const { return ch_; }
@@ -84,6 +125,10 @@ class Timer : private detail::TimerHandle {
   bool stop() { return detail::timer_stop(s_); }
   // As stop(), then arms the timer to fire d from now. Returns what stop() would have.
   bool reset(std::chrono::nanoseconds d) { return detail::timer_reset(s_, d, {}); }
+  template <class Rep, class Period>
+  bool reset(std::chrono::duration<Rep, Period> d) {
+    return reset(detail::saturated_ns(d));
+  }
 
  private:
   template <class F>
@@ -96,10 +141,16 @@ class Ticker : private detail::TimerHandle {
   // Ticks every `period` (> 0, else std::invalid_argument). A receiver that falls behind misses
   // ticks instead of getting a backlog, as with Go's Ticker.
   explicit Ticker(std::chrono::nanoseconds period) : TimerHandle(checked(period), period) {}
+  template <class Rep, class Period>
+  explicit Ticker(std::chrono::duration<Rep, Period> period) : Ticker(detail::saturated_ns(period)) {}
 
   chan<time_point> channel() const { return ch_; }
   void stop() { detail::timer_stop(s_); }
   void reset(std::chrono::nanoseconds period) { detail::timer_reset(s_, period, period); }
+  template <class Rep, class Period>
+  void reset(std::chrono::duration<Rep, Period> period) {
+    reset(detail::saturated_ns(period));
+  }
 
  private:
   static std::chrono::nanoseconds checked(std::chrono::nanoseconds period) {
@@ -111,6 +162,10 @@ class Ticker : private detail::TimerHandle {
 
 // A channel that receives the time once, d from now (Go's time.After).
 chan<time_point> after(std::chrono::nanoseconds d);
+template <class Rep, class Period>
+chan<time_point> after(std::chrono::duration<Rep, Period> d) {
+  return after(detail::saturated_ns(d));
+}
 
 // Runs f() in its own goroutine d from now (and again after each reset that re-arms it). The
 // Timer's stop() cancels it if it has not started.
@@ -126,6 +181,10 @@ Timer after_func(std::chrono::nanoseconds d, F f) {
   detail::TimerState* s = detail::timer_start(d, {}, fn, none);  // owns fn from here on
   owned.release();
   return Timer(s);
+}
+template <class Rep, class Period, class F>
+Timer after_func(std::chrono::duration<Rep, Period> d, F f) {
+  return after_func(detail::saturated_ns(d), std::move(f));
 }
 
 }  // namespace goro
