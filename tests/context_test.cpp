@@ -133,6 +133,35 @@ TEST_CASE("with_cancel: cancel closes done() once, sets err(); cancelling twice 
   });
 }
 
+// done() hands out the channel itself, so a program can close it (Go's receive-only channel
+// would not compile). cancel() then threw closed_channel half-way: the error was set, but the
+// children were left live and the node never settled, so err() and any later cancel of it or
+// of an ancestor waited for ever. A done channel closed from outside is now taken as closed.
+TEST_CASE("misuse: a done() channel closed by the program does not break cancellation") {
+  goro::run([] {
+    auto [root, cancel_root] = goro::with_cancel(goro::background());
+    auto [ctx, cancel] = goro::with_cancel(root);
+    auto [kid, cancel_kid] = goro::with_cancel(ctx);
+    ctx.done().close();
+    CHECK(!ctx.err());  // closed, but not cancelled yet
+    cancel();
+    CHECK(ctx.err() == goro::errc::canceled);
+    CHECK(kid.err() == goro::errc::canceled);
+    CHECK(is_done(kid));
+    CHECK(children_of(root) == 0);
+    cancel_root();  // does not wait for ever on ctx
+    CHECK(root.err() == goro::errc::canceled);
+    // The same through a parent's walk.
+    auto [a, cancel_a] = goro::with_cancel(goro::background());
+    auto [b, cancel_b] = goro::with_cancel(a);
+    auto [c, cancel_c] = goro::with_cancel(b);
+    b.done().close();
+    cancel_a();
+    CHECK(b.err() == goro::errc::canceled);
+    CHECK(c.err() == goro::errc::canceled);
+  });
+}
+
 TEST_CASE("cancelling a parent cancels every descendant; cancelling a child leaves the parent") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

@@ -107,7 +107,12 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
       std::lock_guard guard(lock);
       if (err) return false;  // already done: done() is closed exactly once
       err = why;
-      done.close();
+      try {
+        done.close();
+      } catch (const closed_channel&) {
+        // The program closed done() itself (a handle to it is public): it is closed all the same,
+        // and the walk must go on, or this subtree stays live and never settles.
+      }
       kids.swap(children);
       t.swap(timer);
     }
