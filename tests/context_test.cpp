@@ -9,6 +9,7 @@
 #include "support.hpp"
 
 #include "context/context.cpp"
+#include "time/timers.hpp"
 
 #include <goro/chan.hpp>
 #include <goro/select.hpp>
@@ -252,6 +253,28 @@ TEST_CASE("a child cancelled or dropped before its parent is unlinked from it") 
     CHECK(children_of(parent) == 0);
     CHECK(!is_done(parent));
     cancel_parent();
+  });
+}
+
+// A context with a deadline that its program drops without calling cancel (Go's "lostcancel"):
+// nobody can see it any more (its children would hold it), so its timer goes with it rather than
+// stay armed until the deadline, holding the node's memory, and counting for deadlock detection
+// as a timer that may wake someone.
+TEST_CASE("a context with a deadline dropped without cancel disarms its timer") {
+  goro::run([] {
+    for (int i = 0; i < 1000; ++i) {
+      auto dropped = goro::with_timeout(goro::background(), 1h);
+      (void)dropped;
+    }
+    CHECK(goro::rt::earliest_timer() == 0);
+    // A child keeps it alive, and its deadline still comes.
+    Context child = goro::background();
+    {
+      auto [parent, cancel_parent] = goro::with_timeout(goro::background(), 5ms);
+      child = goro::with_cancel(parent).first;
+    }
+    CHECK(wait_done(child));
+    CHECK(child.err() == goro::errc::deadline_exceeded);
   });
 }
 

@@ -39,6 +39,11 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   std::optional<Timer> timer;
 
   ~ContextNode() {
+    // Dropped without cancel (no handle, no child holds it): nobody can see its deadline pass, so
+    // its timer goes now rather than stay armed until then, keeping this memory (make_shared: the
+    // timer's weak reference keeps the block) and counting as a possible waker for deadlock
+    // detection.
+    if (timer) timer->stop();
     unlink_from_parent();
     // Dropping the last reference to a long chain of contexts frees its ancestors one by one:
     // do that in a loop here, not recursively through `parent`'s destructor, so the depth of a
