@@ -663,6 +663,60 @@ TEST_CASE("stress: stop and reset of one timer from many goroutines") {
   });
 }
 
+// 100,000 timers armed from goroutines spread over every P (so every P's heap holds some), with
+// deadlines over 20 ms: goroutines receive from some, stop others, and a plain thread stops the
+// rest, all while they fall due and fire. Each deadline is received or prevented by stop(),
+// never both, never neither; afterwards nothing is left armed.
+TEST_CASE("stress: 100k timers over every P, received or stopped from goroutines and a plain thread") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      const long n = scaled(100'000);
+      constexpr int kArmers = 8;
+      std::vector<std::optional<goro::Timer>> timers(static_cast<std::size_t>(n));
+      std::atomic<long> armed{0};
+      for (int a = 0; a < kArmers; ++a)
+        goro::go([&, a] {
+          std::mt19937 rng(static_cast<unsigned>(a));
+          for (long i = a; i < n; i += kArmers) {
+            timers[static_cast<std::size_t>(i)].emplace(std::chrono::microseconds(rng() % 20'000));
+            if (i % 256 == 0) goro::yield();
+          }
+          ++armed;
+        });
+      REQUIRE(wait_count(armed, kArmers));
+      std::vector<char> got(static_cast<std::size_t>(n), 0), stopped(static_cast<std::size_t>(n), 0);
+      std::atomic<long> finished{0};
+      constexpr int kWorkers = 4;  // worker w takes i % 8 == w (receives) and i % 8 == w + 4 (stops)
+      for (int w = 0; w < kWorkers; ++w)
+        goro::go([&, w] {
+          for (long i = w; i < n; i += 8) {
+            got[static_cast<std::size_t>(i)] = timers[static_cast<std::size_t>(i)]->channel().recv().has_value();
+            const auto j = static_cast<std::size_t>(i + 4);
+            if (i + 4 < n && (i / 8) % 2 == 0) stopped[j] = timers[j]->stop();
+          }
+          ++finished;
+        });
+      std::thread plain([&] {  // the other half of the stops
+        for (long i = 0; i < n; ++i)
+          if (i % 8 >= 4 && (i / 8) % 2 == 1) stopped[static_cast<std::size_t>(i)] = timers[static_cast<std::size_t>(i)]->stop();
+      });
+      REQUIRE(wait_count(finished, kWorkers));
+      goro::blocking([&] { plain.join(); });
+      long both = 0, neither = 0, unstopped = 0;
+      for (long i = 0; i < n; ++i) {
+        const auto k = static_cast<std::size_t>(i);
+        if (i % 8 >= 4 && !stopped[k]) ++unstopped;  // nobody received it: pending, or discarded
+        if (got[k] && stopped[k]) ++both;
+        if (!got[k] && !stopped[k]) ++neither;
+      }
+      CHECK(both == 0);
+      CHECK(neither == 0);
+      CHECK(unstopped == 0);
+      CHECK(goro::rt::earliest_timer() == 0);
+    });
+  });
+}
+
 // Go 1.23 collects a timer nobody can reach any more, fired or not. goro stops and frees it when
 // the last handle of the Timer (or Ticker) and of its channel is gone; while either is held, it
 // runs. (Before the commit that changed this test, a dropped timer stayed armed until it fired
