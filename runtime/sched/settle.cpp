@@ -6,6 +6,13 @@
 #include <atomic>
 #include <thread>
 
+// Where a plain thread is about to take its outermost fence: the last moment at which teardown
+// can still start settling ahead of it. A test that compiles this file into itself defines the
+// macro to pause a thread here (tests/sync_test.cpp); the library's own copy has nothing here.
+#ifndef GORO_TEST_BEFORE_FENCE
+#define GORO_TEST_BEFORE_FENCE()
+#endif
+
 namespace goro::rt {
 namespace {
 
@@ -17,6 +24,7 @@ thread_local int fence_depth = 0;  // a fenced operation may call another (unloc
 
 void WakeFence::enter() {
   if (fence_depth++ > 0) return;
+  GORO_TEST_BEFORE_FENCE();
   for (;;) {
     fences_held.fetch_add(1, std::memory_order_seq_cst);
     if (!settling.load(std::memory_order_seq_cst)) return;
