@@ -75,17 +75,39 @@ struct MutexAccess {
 
   // Settling waiters that a stopping runtime abandons (sync/waitlist.hpp). One still queued is
   // in the waiter count: uncount it. (An unlock that has counted it out already, to wake it, is
-  // not in the middle of that: unlock_slow holds a WakeFence.) With no waiter left, starvation
-  // mode ends: otherwise the next unlock hands the mutex to nobody. (A waiter handed the mutex
-  // but not yet run is still counted, so none is pending.)
+  // not in the middle of that: unlock_slow holds a WakeFence.) With no waiter left and the mutex
+  // locked, starvation mode ends: otherwise the next unlock hands the mutex to nobody. (A waiter
+  // handed the mutex but not yet run is still counted, so none is pending.)
+  //
+  // With no waiter left and the mutex unlocked, it stays starving. A starving unlock released
+  // it, for the head of the queue, and its hand-off is still to come: a plain thread's unlock()
+  // releases before unlock_slow takes the fence (a goroutine's has no scheduling point between).
+  // Had starvation ended, that hand-off would leave a token for nobody, which the next waiter
+  // would take unwoken while counting itself twice (it never gives the count back). Starving,
+  // the mutex stays handed over: the next waiter takes the token as its hand-off, and so does
+  // try_lock, once the token is there (the state is then kStarving alone, see take_unclaimed).
   static void unqueued(SyncWaiter& w, WakeList&) {
     auto& state = static_cast<Mutex*>(w.owner)->state_;
     std::int32_t old = state.load(std::memory_order_relaxed);
     std::int32_t next;
     do {
       next = old - (1 << kWaiterShift);
-      if ((next >> kWaiterShift) == 0) next &= ~kStarving;
+      if ((next >> kWaiterShift) == 0 && (next & kLocked)) next &= ~kStarving;
     } while (!state.compare_exchange_weak(old, next, std::memory_order_relaxed));
+  }
+  // try_lock on a mutex that is unlocked, starving and waited for by nobody: handed over to a
+  // waiter that teardown settled (unqueued above). Takes it if the hand-off's token has come,
+  // under the list's lock, so that no waiter takes the token too: a waiter counts itself first,
+  // and then the CAS fails.
+  static bool take_unclaimed(Mutex& m) {
+    WaitQ q(m.sema_);
+    q.lock();
+    std::int32_t unclaimed = kStarving;
+    const bool took =
+        q.tokens() > 0 && m.state_.compare_exchange_strong(unclaimed, kLocked, std::memory_order_acquire);
+    if (took) --q.tokens();
+    q.unlock();
+    return took;
   }
   // One that an unlock woke took the duty to clear kWoken with it: while kWoken is set no unlock
   // wakes anyone. Clear it, and wake the next waiter if the mutex is free. One that a starving
@@ -105,17 +127,17 @@ struct MutexAccess {
 bool Mutex::try_lock() {
   std::int32_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
+    if (old == kStarving && MutexAccess::take_unclaimed(*this)) break;  // handed over to nobody
     if (old & (kLocked | kStarving)) {
       rt::note_plain_thread();  // it may come back
       return false;
     }
-    if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) {
-      void* self = detail::current_goroutine();
-      if (!self) detail::note_plain_thread();
-      owner_.store(self, std::memory_order_relaxed);
-      return true;
-    }
+    if (state_.compare_exchange_weak(old, old | kLocked, std::memory_order_acquire)) break;
   }
+  void* self = detail::current_goroutine();
+  if (!self) detail::note_plain_thread();
+  owner_.store(self, std::memory_order_relaxed);
+  return true;
 }
 
 void Mutex::lock_slow() {
@@ -183,6 +205,8 @@ void Mutex::unlock_slow(std::int32_t state) {
   // Starvation mode: hand ownership to the first waiter. kLocked stays clear until that waiter
   // sets it (lock_slow), but kStarving keeps newcomers from taking it: they queue behind it. It
   // runs at our next scheduling point (unlock itself is none), which bounds the wait as well.
+  // A plain thread gets here after releasing the mutex, before its fence: teardown may have
+  // settled that waiter in between, and the hand-off then waits for the next (unqueued).
   sema_release(sema_, true);
 }
 
