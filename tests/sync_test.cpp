@@ -24,6 +24,31 @@
 #include <thread>
 #include <vector>
 
+// A point to pause a plain thread just before it takes its outermost WakeFence, so that
+// teardown can overtake it there: the suite compiles sched/settle.cpp into itself with the
+// point defined (the archive's copy is then not linked: every symbol it defines is already
+// defined here). The library itself has nothing there.
+namespace goro_test {
+
+// A thread that sets fence_pause stops at its next fence until `go`; `paused` says it is there.
+struct FencePause {
+  std::atomic<bool> paused{false}, go{false};
+};
+inline thread_local FencePause* fence_pause = nullptr;  // plain threads only
+
+inline void before_fence() {
+  if (FencePause* p = fence_pause) {
+    fence_pause = nullptr;
+    p->paused = true;
+    while (!p->go) std::this_thread::yield();
+  }
+}
+
+}  // namespace goro_test
+
+#define GORO_TEST_BEFORE_FENCE() ::goro_test::before_fence()
+#include "sched/settle.cpp"
+
 using namespace goro_test;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -1870,6 +1895,79 @@ TEST_CASE("Mutex: a starving one whose only waiter was abandoned is normal again
   const bool locked = mu.try_lock();  // before the fix: still starving, handed to nobody
   CHECK(locked);
   if (locked) mu.unlock();
+}
+
+// A plain thread unlocks a starving Mutex (held for it by main) whose only waiter is a goroutine,
+// and the run ends before the unlock has taken its WakeFence: teardown settles the waiter
+// first. The unlock has already released the mutex in starvation mode, that is, committed it to
+// the waiter, outside its fence. Before the fix settling uncounted the waiter and ended
+// starvation mode, and the unlock then handed the mutex over anyway: to nobody, as a token. The
+// next waiter took that token without being woken and counted itself twice; starvation mode then
+// outlasted its real last waiter, whose unlock left the mutex free but starving. Now the mutex
+// stays handed over, to whoever comes next.
+//
+// Leaves that unlock stopped where it takes its fence, in `unlocker`, until pause.go.
+void overtake_starving_unlock(goro::Mutex& mu, FencePause& pause, std::thread& unlocker) {
+  goro::run(one_proc(), [&] {
+    hold_starving_with_one_waiter(mu);
+    unlocker = std::thread([&] {
+      fence_pause = &pause;
+      mu.unlock();  // main's lock (Go allows it); stops where it takes its fence
+    });
+    const auto until = Clock::now() + 10s;
+    while (!pause.paused && Clock::now() < until) std::this_thread::yield();
+  });  // the waiter is settled while the unlock stands still
+  CHECK(pause.paused.load());
+}
+
+// Starves `mu` in a run of its own and lets its last waiter have it: it must then be free, in
+// normal mode. Before the fix the waiter had counted itself twice (see above), and it was not.
+void starve_and_let_go(goro::Mutex& mu) {
+  goro::run(one_proc(), [&] {
+    std::atomic<bool> took{false};
+    hold_starving_with_one_waiter(mu, &took);
+    mu.unlock();  // hands mu to the waiter; it is the last, so mu is normal and free after it
+    REQUIRE(eventually([&] { return took.load(); }));
+    const bool locked = mu.try_lock();
+    CHECK(locked);
+    if (locked) mu.unlock();
+  });
+}
+
+TEST_CASE("Mutex: a plain thread's starving unlock that the end of a run overtakes hands it to nobody") {
+  goro::Mutex mu;  // outlives the runtime
+  FencePause pause;
+  std::thread unlocker;
+  overtake_starving_unlock(mu, pause, unlocker);
+  pause.go = true;
+  unlocker.join();
+  const bool taken = mu.try_lock();  // the hand-off that found nobody
+  CHECK(taken);
+  if (taken) mu.unlock();
+  starve_and_let_go(mu);
+}
+
+TEST_CASE("Mutex: a starving unlock that the end of a run overtakes hands it to the next to come") {
+  goro::Mutex mu;  // outlives the runtime
+  FencePause pause;
+  std::thread unlocker;
+  overtake_starving_unlock(mu, pause, unlocker);
+  std::atomic<int> stage{0};
+  std::thread locker([&] {
+    stage = 1;
+    mu.lock();  // queues: the mutex is on its way to the head of the queue
+    stage = 2;
+    mu.unlock();
+  });
+  while (stage.load() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // let it queue
+  pause.go = true;  // the hand-off goes to it
+  unlocker.join();
+  const auto until = Clock::now() + 10s;
+  while (stage.load() < 2 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(stage.load() == 2);
+  locker.join();
+  starve_and_let_go(mu);
 }
 
 TEST_CASE("plain threads waking goroutines while runs end (stress)") {
