@@ -671,6 +671,49 @@ TEST_CASE("plain threads read and write connections; a blocked one sleeps") {
   });
 }
 
+// A plain thread blocked on a socket sleeps on its own futex, so a worker must be in epoll_wait
+// for it. Workers go there when they run out of work and see someone waiting on a socket; but
+// when every worker had already parked (every goroutine asleep on a channel, no timer armed)
+// before the plain thread began to wait, nobody woke up to poll, and its data never reached it.
+TEST_CASE("a plain thread blocked on a socket is woken while every goroutine sleeps") {
+  each_procs({1u, 2u}, [](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      auto [conn, peer] = dial_accept(ln);
+      ln.close();
+      goro::chan<std::string> got(1);
+      std::atomic<bool> read_returned{false};
+      std::thread reader([conn, got, &read_returned] {
+        goro::yield();  // a possible waker from here on (deadlock detection)
+        std::this_thread::sleep_for(50ms);  // meanwhile main sleeps on `got`, the workers park
+        char buf[8];
+        std::string s;
+        try {
+          s = std::string(buf, conn.read(std::span<char>(buf)));
+        } catch (const std::system_error& e) {
+          s = e.what();
+        }
+        read_returned = true;
+        got.send(s);
+      });
+      std::thread writer([peer, conn, &read_returned] {
+        while (goro::rt::poller.waiters() == 0) std::this_thread::sleep_for(1ms);  // reader asleep
+        peer.write(std::string_view("hi"));
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!read_returned && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+        conn.close();  // wakes a reader still asleep (with an error)
+      });
+      const std::string read = *got.recv();
+      CHECK(read == "hi");
+      goro::blocking([&] {
+        reader.join();
+        writer.join();
+      });
+      peer.close();
+    });
+  });
+}
+
 TEST_CASE("connections outliving their runtime fail cleanly; no descriptor leaks") {
   const int before = open_fds();
   net::Conn survivor;

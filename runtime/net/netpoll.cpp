@@ -82,6 +82,16 @@ void deadline_added(std::int64_t when) {
   }
 }
 
+void plain_thread_waits() {
+  // As deadline_added for a deadline nobody waits for: a waiter in epoll_wait sees the socket's
+  // event anyway; otherwise an idle worker comes, finds poller.waiters() > 0, and becomes the
+  // waiter. The count was raised first (seq_cst), and a worker about to park releases its P
+  // first, then reads the count (wait_for_events): either it sees the count or we see its P idle.
+  // Inside an ExternalScope: the scheduler must not be torn down under wakep().
+  const ExternalScope external;
+  if (external.admitted()) deadline_added(INT64_MAX);
+}
+
 void interrupt_waiter() {
   if (waiter.load(std::memory_order_seq_cst)) poller.interrupt();
 }

@@ -36,6 +36,13 @@ bool wait_for_events(M* m);
 // awake for it.
 void deadline_added(std::int64_t when);
 
+// A plain thread is about to sleep on a socket (its count is in poller.waiters()): make sure a
+// worker will poll for it — wake one if nobody waits in epoll_wait. A goroutine needs nothing:
+// its worker, left without work, polls itself. But a plain thread may begin to wait after every
+// worker has parked (all goroutines asleep on channels, no timer armed), and nothing else would
+// then look at the network again.
+void plain_thread_waits();
+
 // The runtime stops: wake the waiter.
 void interrupt_waiter();
 

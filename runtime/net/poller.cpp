@@ -1,6 +1,7 @@
 // runtime/net/poller.cpp — see poller.hpp for the protocol.
 #include "net/poller.hpp"
 
+#include "net/netpoll.hpp"
 #include "os/clock.hpp"
 #include "sched/sched.hpp"
 
@@ -175,6 +176,7 @@ PollResult Poller::wait(PollDesc* pd, bool write) {
     Waiter me(current_g());
     Commit c{&gate, &me};
     waiters_.fetch_add(1, std::memory_order_seq_cst);
+    if (!me.is_goroutine()) plain_thread_waits();  // after the count: a worker must poll for us
     me.block_with(WaitReason::io_wait, &commit, &c);
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
   }
