@@ -109,6 +109,32 @@ TEST_CASE("echo over IPv4 and IPv6 loopback, with the addresses reported") {
   });
 }
 
+// A dual-stack listener (":0") accepts IPv4 clients as IPv4-mapped IPv6 addresses. Go reports
+// them in dotted form ("127.0.0.1:5000", net.IP's String), as does goro; they read
+// "[::ffff:127.0.0.1]:5000" before, so a server comparing or logging client addresses saw
+// another form for the same client depending on how it listened.
+TEST_CASE("an IPv4 client of a dual-stack listener has IPv4 addresses") {
+  goro::run([] {
+    net::Listener ln = net::listen(":0");
+    const std::string port = port_of(ln.address());
+    CHECK(ln.address() == "[::]:" + port);
+    goro::chan<net::Conn> accepted(1);
+    goro::go([ln, accepted] { accepted.send(ln.accept()); });
+    net::Conn conn = net::dial("127.0.0.1:" + port);
+    net::Conn peer = *accepted.recv();
+    CHECK(peer.local_address() == "127.0.0.1:" + port);
+    CHECK(peer.remote_address() == conn.local_address());
+    CHECK(starts_with(peer.remote_address(), "127.0.0.1:"));
+    // An IPv6 client stays IPv6.
+    goro::go([ln, accepted] { accepted.send(ln.accept()); });
+    net::Conn conn6 = net::dial("[::1]:" + port);
+    net::Conn peer6 = *accepted.recv();
+    CHECK(peer6.local_address() == "[::1]:" + port);
+    CHECK(peer6.remote_address() == conn6.local_address());
+    ln.close();
+  });
+}
+
 TEST_CASE("hundreds of concurrent connections, a goroutine each") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

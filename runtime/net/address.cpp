@@ -153,6 +153,12 @@ std::string to_string(const sockaddr* sa) {
   }
   if (sa->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    // An IPv4 peer of a dual-stack socket ("::ffff:127.0.0.1"): dotted, as Go's net.IP prints it.
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      ::inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof host);
+      std::snprintf(out, sizeof out, "%s:%u", host, unsigned{ntohs(in6->sin6_port)});
+      return out;
+    }
     ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
     std::snprintf(out, sizeof out, "[%s]:%u", host, unsigned{ntohs(in6->sin6_port)});
     return out;
