@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -131,6 +133,44 @@ TEST_CASE("an IPv4 client of a dual-stack listener has IPv4 addresses") {
     net::Conn peer6 = *accepted.recv();
     CHECK(peer6.local_address() == "[::1]:" + port);
     CHECK(peer6.remote_address() == conn6.local_address());
+    ln.close();
+  });
+}
+
+// A link-local IPv6 address means something only with its zone (the interface): without it,
+// connect() fails with EINVAL. address() and the connection addresses dropped the zone, so
+// dial(ln.address()) failed for a listener on "[fe80::1%eth0]:0". Go prints the zone
+// ("[fe80::1%eth0]:80"), and so does goro now. Needs a link-local address on an interface that
+// is up; skipped without one.
+TEST_CASE("a link-local IPv6 address keeps its zone, so address() can be dialled") {
+  std::string host;  // "fe80::...%eth0"
+  ifaddrs* ifs = nullptr;
+  REQUIRE(::getifaddrs(&ifs) == 0);
+  for (ifaddrs* i = ifs; i && host.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 || !(i->ifa_flags & IFF_UP)) continue;
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+    if (!IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr)) continue;
+    char text[INET6_ADDRSTRLEN];
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    host = std::string(text) + "%" + i->ifa_name;
+  }
+  ::freeifaddrs(ifs);
+  if (host.empty()) {
+    MESSAGE("no link-local IPv6 address on this machine: skipped");
+    return;
+  }
+  goro::run([&] {
+    net::Listener ln = net::listen("[" + host + "]:0");
+    CHECK(ln.address() == "[" + host + "]:" + port_of(ln.address()));
+    serve_echo(ln);
+    net::Conn conn = net::dial(ln.address());
+    CHECK(conn.remote_address() == ln.address());
+    CHECK(starts_with(conn.local_address(), "[" + host + "]:"));
+    conn.write(std::string_view("zone"));
+    char buf[4];
+    read_full(conn, buf);
+    CHECK(std::string(buf, 4) == "zone");
+    conn.close();
     ln.close();
   });
 }

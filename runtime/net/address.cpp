@@ -4,6 +4,7 @@
 #include <goro/runtime.hpp>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -144,7 +145,7 @@ std::vector<Endpoint> resolve_dial(std::string_view address) {
 
 std::string to_string(const sockaddr* sa) {
   char host[INET6_ADDRSTRLEN] = "";
-  char out[INET6_ADDRSTRLEN + 16];
+  char out[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
   if (sa->sa_family == AF_INET) {
     auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
     ::inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
@@ -160,7 +161,15 @@ std::string to_string(const sockaddr* sa) {
       return out;
     }
     ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    std::snprintf(out, sizeof out, "[%s]:%u", host, unsigned{ntohs(in6->sin6_port)});
+    // A link-local address is usable only with its zone ("fe80::1%eth0"): keep it, as Go does,
+    // so that the address can be dialled. The interface's name, else its number.
+    std::string zone;
+    if (in6->sin6_scope_id != 0) {
+      char name[IF_NAMESIZE];
+      zone = "%";
+      zone += ::if_indextoname(in6->sin6_scope_id, name) ? name : std::to_string(in6->sin6_scope_id);
+    }
+    std::snprintf(out, sizeof out, "[%s%s]:%u", host, zone.c_str(), unsigned{ntohs(in6->sin6_port)});
     return out;
   }
   return "?";
