@@ -175,6 +175,49 @@ TEST_CASE("a link-local IPv6 address keeps its zone, so address() can be dialled
   });
 }
 
+// Go turns TCP keep-alive on for every connection it dials or accepts (15 s between probes,
+// net.Dialer.KeepAlive and ListenConfig.KeepAlive), so that a peer that vanished without a FIN
+// or RST (a crashed host, a dropped NAT entry) ends the blocked read with an error some minutes
+// later instead of holding the goroutine and its descriptor for ever. goro's connections had it
+// off.
+TEST_CASE("dialed and accepted connections have TCP keep-alive on, as in Go") {
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    auto [conn, peer] = dial_accept(ln);
+    // The descriptors of both ends: the sockets of this process with those addresses.
+    auto fd_of = [](const net::Conn& c) {
+      for (int f = 3; f < 4096; ++f) {
+        sockaddr_storage a{}, b{};
+        socklen_t alen = sizeof a, blen = sizeof b;
+        if (::getsockname(f, reinterpret_cast<sockaddr*>(&a), &alen) != 0 ||
+            ::getpeername(f, reinterpret_cast<sockaddr*>(&b), &blen) != 0 || a.ss_family != AF_INET)
+          continue;
+        auto text = [](const sockaddr_storage& s) {
+          const auto* in = reinterpret_cast<const sockaddr_in*>(&s);
+          char host[INET_ADDRSTRLEN];
+          ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+          return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+        };
+        if (text(a) == c.local_address() && text(b) == c.remote_address()) return f;
+      }
+      return -1;
+    };
+    for (const net::Conn& c : {conn, peer}) {
+      const int fd = fd_of(c);
+      REQUIRE(fd >= 0);
+      int on = 0, idle = 0, interval = 0;
+      socklen_t len = sizeof on;
+      ::getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len);
+      ::getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len);
+      ::getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, &len);
+      CHECK(on == 1);
+      CHECK(idle == 15);
+      CHECK(interval == 15);
+    }
+    ln.close();
+  });
+}
+
 TEST_CASE("hundreds of concurrent connections, a goroutine each") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

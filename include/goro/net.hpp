@@ -16,6 +16,8 @@
 // closing twice is harmless. Writes never raise SIGPIPE. Conn and Listener are shared handles,
 // like chan: copies refer to the same socket (so the operations are const), which is closed by
 // close() or when the last copy goes — a call still blocked on it counts as a copy.
+// Connections, dialed or accepted, have Go's TCP defaults: no Nagle delay (TCP_NODELAY), and
+// keep-alive probes after 15 s idle, every 15 s (a vanished peer ends a blocked read).
 // Addresses: "127.0.0.1:8080", "[::1]:0", ":0" (every interface, IPv4 and IPv6), "host:port"
 // (resolved in a blocking() call). Port 0 picks a free port; address() tells which.
 #pragma once

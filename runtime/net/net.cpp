@@ -56,9 +56,18 @@ const std::shared_ptr<Socket>& checked(const std::shared_ptr<Socket>& s, const c
   return s;
 }
 
-void set_nodelay(int fd) {
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // Go's default for TCP
+// Go's defaults for a TCP connection, dialed or accepted: no Nagle delay, and keep-alive probes
+// every kKeepAliveSeconds once idle that long (net.Dialer.KeepAlive, ListenConfig.KeepAlive), so
+// a peer that vanished without a FIN or RST (a crashed host, a dropped NAT entry) ends a blocked
+// read with an error instead of holding its goroutine and descriptor for ever.
+constexpr int kKeepAliveSeconds = 15;  // Go's defaultTCPKeepAliveIdle and ...Interval
+
+void set_tcp_options(int fd) {
+  const int one = 1, period = kKeepAliveSeconds;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &period, sizeof period);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &period, sizeof period);
 }
 
 }  // namespace
@@ -181,7 +190,7 @@ Conn Listener::accept() const {
     socklen_t len = sizeof peer;
     const int fd = ::accept4(s.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      set_nodelay(fd);
+      set_tcp_options(fd);
       auto conn = std::make_shared<Socket>(fd);
       conn->local = sock_name(fd, false);
       conn->remote = rt::net::to_string(reinterpret_cast<sockaddr*>(&peer));
@@ -336,7 +345,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
     }
     if (watcher.stop()) throw_ctx(ctx.err());  // done just as the connect finished
     if (err == 0) {
-      set_nodelay(s->fd);
+      set_tcp_options(s->fd);
       s->local = sock_name(s->fd, false);
       s->remote = sock_name(s->fd, true);
       return Conn(std::move(s));
