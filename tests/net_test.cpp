@@ -850,6 +850,52 @@ TEST_CASE("connections outliving their runtime fail cleanly; no descriptor leaks
   CHECK_THROWS_AS(net::listen("127.0.0.1:0"), std::logic_error);  // no runtime
 }
 
+// A runtime that stops closes the descriptors of the sockets still open. A plain thread may be
+// in the middle of an operation on one then — here a long write to a peer that reads as fast as
+// it can. The descriptor was closed between two of its syscalls, and the next send() went to
+// whatever descriptor took the number meanwhile (here none: it failed with EBADF). Now a plain
+// thread's operation holds the runtime off while it makes syscalls, and lets it stop only while
+// it waits; woken by the stop, it throws "use of a closed network connection".
+TEST_CASE("a plain thread writing while the runtime stops makes no syscall on a closed descriptor") {
+  for (int round = 0; round < 10; ++round) {
+    const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(lfd, 4) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+    const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    std::atomic<long> received{0};
+    std::string outcome;
+    std::thread writer, reader;
+    goro::run([&] {
+      writer = std::thread([&] {
+        net::Conn conn = net::dial(addr);
+        std::vector<char> data(64 << 20, 'w');
+        try {
+          conn.write(std::as_bytes(std::span(data)));
+          outcome = "done";
+        } catch (const std::exception& e) {
+          outcome = e.what();
+        }
+      });
+      reader = std::thread([&] {  // not goro's: it goes on reading while the runtime stops
+        const int fd = ::accept(lfd, nullptr, nullptr);
+        std::vector<char> buf(1 << 20);
+        for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;) received += n;
+        ::close(fd);
+      });
+      while (received < (4 << 20)) goro::sleep_for(100us);
+    });  // returns while the write is under way
+    writer.join();
+    reader.join();
+    ::close(lfd);
+    CHECK_MESSAGE((outcome == "done" || contains(outcome, "use of a closed network connection")), outcome);
+  }
+}
+
 TEST_CASE("dial from a chosen local address") {
   goro::run([] {
     net::Listener ln = net::listen("127.0.0.1:0");

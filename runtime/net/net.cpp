@@ -77,7 +77,7 @@ void set_tcp_options(int fd) {
 std::size_t Conn::read(std::span<std::byte> buf) const {
   Socket::Op op(checked(s_, "read"));
   Socket& s = op.socket();
-  std::lock_guard turn(s.read_turn);
+  const auto turn = op.take_turn(s.read_turn, "read");
   s.check(false, "read");
   if (buf.empty()) return 0;
   // A read that returns less than it asked for has emptied the socket, and with edge-triggered
@@ -90,7 +90,7 @@ std::size_t Conn::read(std::span<std::byte> buf) const {
   // off for the socket (PollDesc::short_reads_unreliable).
   bool wait_first = s.read_drained && !s.pd->short_reads_unreliable.load(std::memory_order_relaxed);
   for (;;) {
-    if (!rt::poller.take_event(s.pd, false) && wait_first) s.wait(false, "read");
+    if (!rt::poller.take_event(s.pd, false) && wait_first) op.wait(false, "read");
     const ssize_t n = ::read(s.fd, buf.data(), buf.size());
     if (n >= 0) {
       s.read_drained = n > 0 && static_cast<std::size_t>(n) < buf.size();
@@ -106,7 +106,7 @@ std::size_t Conn::read(std::span<std::byte> buf) const {
 std::size_t Conn::write(std::span<const std::byte> data) const {
   Socket::Op op(checked(s_, "write"));
   Socket& s = op.socket();
-  std::lock_guard turn(s.write_turn);
+  const auto turn = op.take_turn(s.write_turn, "write");
   s.check(true, "write");
   std::size_t done = 0;
   while (done < data.size()) {
@@ -118,7 +118,7 @@ std::size_t Conn::write(std::span<const std::byte> data) const {
     const int err = rt::os::errno_now();
     if (err == EINTR) continue;
     if (err != EAGAIN) s.throw_errno(err, "write");
-    s.wait(true, "write");
+    op.wait(true, "write");
   }
   return done;
 }
@@ -165,6 +165,7 @@ Listener listen(std::string_view address) {
       if (err.code() == std::errc::address_family_not_supported) continue;  // no IPv6 here
       throw;
     }
+    const Socket::Op setup(s);  // (a plain thread's syscalls must not outlive the runtime: Op)
     const int one = 1, zero = 0;
     ::setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (e.family() == AF_INET6) ::setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -183,7 +184,7 @@ Listener listen(std::string_view address) {
 Conn Listener::accept() const {
   Socket::Op op(checked(s_, "accept"));
   Socket& s = op.socket();
-  std::lock_guard turn(s.read_turn);
+  const auto turn = op.take_turn(s.read_turn, "accept");
   s.check(false, "accept");
   for (;;) {
     sockaddr_storage peer{};
@@ -211,7 +212,7 @@ Conn Listener::accept() const {
       case ENETUNREACH:
         continue;
       case EAGAIN:
-        s.wait(false, "accept");
+        op.wait(false, "accept");
         continue;
       case EMFILE:
       case ENFILE:
@@ -243,7 +244,7 @@ int connect_to(const std::shared_ptr<Socket>& socket, const rt::net::Endpoint& e
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
   if (const int err = rt::os::errno_now(); err != EINPROGRESS && err != EINTR) return err;
   for (;;) {
-    s.wait(true, "dial");  // throws on close or deadline
+    op.wait(true, "dial");  // throws on close or deadline
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -328,6 +329,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
     if (!local.empty() && !bind_to) continue;
     std::shared_ptr<Socket> s = open_socket(e.family());
     if (bind_to) {
+      const Socket::Op setup(s);  // (a plain thread's syscalls must not outlive the runtime: Op)
       const int one = 1;  // many connections from one local address to many servers
       ::setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&bind_to->addr), bind_to->len) != 0) {
@@ -345,6 +347,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
     }
     if (watcher.stop()) throw_ctx(ctx.err());  // done just as the connect finished
     if (err == 0) {
+      const Socket::Op setup(s);
       set_tcp_options(s->fd);
       s->local = sock_name(s->fd, false);
       s->remote = sock_name(s->fd, true);

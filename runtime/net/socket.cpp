@@ -70,6 +70,46 @@ Socket::Op::Op(std::shared_ptr<Socket> socket) : s_(std::move(socket)) {
     s.release();
     throw std::logic_error("goro: this connection belongs to a goro runtime that has stopped");
   }
+  if (rt::on_worker_thread()) return;
+  external_ = rt::try_enter_external();
+  if (!external_) {  // stopping: it is closing the descriptor
+    s.release();
+    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                            "goro: use of a closed network connection (its runtime is stopping)");
+  }
+}
+
+Socket::Op::~Op() {
+  s_->release();
+  if (external_) rt::leave_external();
+}
+
+void Socket::Op::pause() {
+  if (external_) rt::leave_external();
+  external_ = false;
+}
+
+void Socket::Op::resume(const char* op) {
+  if (rt::on_worker_thread()) return;
+  external_ = rt::try_enter_external();
+  if (!external_)
+    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                            std::string("goro: ") + op + ": use of a closed network connection (its runtime stopped)");
+}
+
+void Socket::Op::wait(bool write, const char* op) {
+  pause();
+  const rt::PollResult r = rt::poller.wait(s_->pd, write);
+  resume(op);
+  if (r != rt::PollResult::ready) s_->check(write, op);
+}
+
+std::unique_lock<Mutex> Socket::Op::take_turn(Mutex& turn, const char* op) {
+  if (turn.try_lock()) return std::unique_lock<Mutex>(turn, std::adopt_lock);
+  pause();
+  std::unique_lock<Mutex> held(turn);
+  resume(op);
+  return held;
 }
 
 void Socket::throw_errno(int err, const char* op) const {
@@ -88,10 +128,6 @@ void Socket::check(bool write, const char* op) {
     case rt::PollResult::timeout:
       throw net::timeout_error(std::string("goro: ") + op + ": i/o timeout (deadline passed)");
   }
-}
-
-void Socket::wait(bool write, const char* op) {
-  if (rt::poller.wait(pd, write) != rt::PollResult::ready) check(write, op);
 }
 
 }  // namespace goro::net::detail

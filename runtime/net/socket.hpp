@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace goro::net::detail {
@@ -38,8 +39,6 @@ struct Socket {
 
   void close();
 
-  // Waits until the socket may be ready again; throws if it was closed or the deadline passed.
-  void wait(bool write, const char* op);
   // Before a syscall: throws if closed or the deadline passed.
   void check(bool write, const char* op);
 
@@ -47,17 +46,34 @@ struct Socket {
   // It holds the Socket object too, as a handle does: the goroutine that owns the last other
   // handle may drop it while the operation waits (a parked select holds its channels the same
   // way), and the socket must outlive the operation.
+  //
+  // On a plain thread it is also an external op of the runtime (sched/spawn.cpp) while it runs
+  // — not while it waits (wait, take_turn): a runtime that stops closes the descriptors of the
+  // sockets still open (Poller::stop), and it must not do that between a plain thread's check
+  // and its syscall, where the number could be reused by a new descriptor before the syscall
+  // and the thread would read or write someone else's connection. Goroutines need none of
+  // this: run() ends only once each has reached a scheduling point, which is a wait.
   class Op {
    public:
     explicit Op(std::shared_ptr<Socket> s);
-    ~Op() { s_->release(); }
+    ~Op();
     Op(const Op&) = delete;
     Op& operator=(const Op&) = delete;
 
     Socket& socket() const { return *s_; }
 
+    // Waits until the socket may be ready again; throws if it was closed, its deadline passed
+    // or (plain thread) its runtime is stopping.
+    void wait(bool write, const char* op);
+    // Takes a turn (read_turn, write_turn), waiting for it as wait() does.
+    std::unique_lock<Mutex> take_turn(Mutex& turn, const char* op);
+
    private:
+    void pause();                 // a plain thread about to block: lets the runtime stop meanwhile
+    void resume(const char* op);  // and after: throws if the runtime is stopping
+
     const std::shared_ptr<Socket> s_;
+    bool external_ = false;  // a plain thread's entry, held while it runs
   };
 
   [[noreturn]] void throw_errno(int err, const char* op) const;
