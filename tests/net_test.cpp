@@ -991,8 +991,18 @@ TEST_CASE("a deadline moved while its old timer fires stays moved") {
       int passed = 0;
       for (int round = 0; round < 24; ++round) {
         poller.set_deadline(pd, ns_from_now(1ms), true, false);
-        pd->lock.lock();
-        while (pd->rtimer.heap.load() != nullptr) std::this_thread::sleep_for(100us);  // popped
+        // Hold the lock until the timer is popped. Not for ever: the fire of the round before
+        // may still wait for the lock (a loaded machine), and the worker it holds may be the
+        // one to pop this round's timer. Then let that fire in (it is stale) and look again.
+        for (;;) {
+          pd->lock.lock();
+          const auto give_up = std::chrono::steady_clock::now() + 50ms;
+          while (pd->rtimer.heap.load() != nullptr && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(100us);
+          if (pd->rtimer.heap.load() == nullptr) break;  // popped
+          pd->lock.unlock();
+          std::this_thread::sleep_for(1ms);
+        }
         std::this_thread::sleep_for(5ms);  // its fire has looked at seq and waits for the lock
         pd->lock.unlock();
         // Takes the lock at once, while the fire's thread is backing off between its looks.
