@@ -451,6 +451,27 @@ TEST_CASE("deadlines: a passed deadline throws timeout_error; clearing it waits 
   });
 }
 
+// std::chrono converts a coarser time point to nanoseconds without checking for overflow:
+// time_point<steady_clock, seconds>::max() would become a deadline in the past.
+TEST_CASE("deadlines of any unit too far for nanoseconds are never reached") {
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    auto [conn, peer] = dial_accept(ln);
+    using seconds_point = std::chrono::time_point<std::chrono::steady_clock, std::chrono::seconds>;
+    conn.set_read_deadline(seconds_point::max());
+    goro::go([peer] {
+      goro::sleep_for(20ms);
+      peer.write(std::string_view("hi"));
+    });
+    char buf[16];
+    CHECK(conn.read(std::span<char>(buf)) == 2);
+    conn.set_deadline(seconds_point::max());
+    conn.set_write_deadline(seconds_point::max());
+    CHECK(conn.write(std::string_view("ok")) == 2);
+    ln.close();
+  });
+}
+
 // Conn's methods may be called from several goroutines at once, as net.Conn's: a watchdog moving
 // the deadline while the reader sets its own, or someone closing meanwhile. (Before the commit
 // that added this test, set_deadline armed and disarmed the timer outside the descriptor's lock:

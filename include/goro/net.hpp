@@ -72,6 +72,20 @@ class Conn {
   void set_deadline(time_point t) const;
   void set_read_deadline(time_point t) const;
   void set_write_deadline(time_point t) const;
+  // Time points of any unit, saturated rather than overflowing (goro/time.hpp): a deadline at
+  // time_point<steady_clock, seconds>::max() is never reached.
+  template <class Duration>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> t) const {
+    set_deadline(goro::detail::saturated_time(t));
+  }
+  template <class Duration>
+  void set_read_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> t) const {
+    set_read_deadline(goro::detail::saturated_time(t));
+  }
+  template <class Duration>
+  void set_write_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> t) const {
+    set_write_deadline(goro::detail::saturated_time(t));
+  }
 
   std::string local_address() const;
   std::string remote_address() const;
