@@ -1044,6 +1044,35 @@ TEST_CASE("a deadline moved while its old timer fires stays moved") {
 // A malformed address says what is wrong with it. "[::1]]:80" and "[[::1]]:80" were taken for
 // host names and failed to resolve; "127.0.0.1\0:80" listened on 127.0.0.1:80 (the host went to
 // inet_pton as a C string); "[::1]" and "[::1]80" were called "unbalanced '['".
+// listen(":P") listens on [::]:P, dual-stack, as Go does. If another socket holds [::]:P
+// (IPv6 only, so 0.0.0.0:P is still free), Go fails with "address already in use"; goro used to
+// move on to 0.0.0.0:P and listen on IPv4 alone, unreachable over IPv6 without a word.
+TEST_CASE("listen on every interface fails when the IPv6 wildcard is taken, as in Go") {
+  const int other = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (other < 0) return;  // no IPv6 here
+  const int one = 1;
+  ::setsockopt(other, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_any;
+  socklen_t len = sizeof any;
+  REQUIRE(::bind(other, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0);
+  REQUIRE(::listen(other, 1) == 0);
+  REQUIRE(::getsockname(other, reinterpret_cast<sockaddr*>(&any), &len) == 0);
+  const std::string port = std::to_string(ntohs(any.sin6_port));
+  goro::run([&] {
+    try {
+      net::Listener ln = net::listen(":" + port);
+      FAIL_CHECK("listen(\":" << port << "\") succeeded on " << ln.address());
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::address_in_use);
+      CHECK(contains(e.what(), "listen :" + port));
+    }
+    net::listen("127.0.0.1:" + port).close();  // naming IPv4 still works: that port is free there
+  });
+  ::close(other);
+}
+
 TEST_CASE("malformed addresses are rejected, saying what is wrong") {
   goro::run([] {
     const std::pair<std::string, const char*> cases[] = {

@@ -172,7 +172,11 @@ Listener listen(std::string_view address) {
     if (::bind(s->fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0 ||
         ::listen(s->fd, listen_backlog()) != 0) {
       last_error = rt::os::errno_now();
-      continue;
+      // Only an address this machine cannot have (IPv6 turned off) moves on to the next: a port
+      // in use or a permission refused is the answer, as in Go. Moving on would have ":P", with
+      // [::]:P taken by an IPv6-only socket, listen on IPv4 alone without a word.
+      if (last_error == EADDRNOTAVAIL || last_error == EAFNOSUPPORT) continue;
+      throw std::system_error(last_error, std::system_category(), "goro: listen " + std::string(address));
     }
     s->local = sock_name(s->fd, false);
     return Listener(std::move(s));
