@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -318,6 +319,32 @@ TEST_CASE("a throwing argument copy makes go throw and starts nothing") {
     CHECK(goro::num_goroutines() == 1);
     std::atomic<long> done{0};
     goro::go([&] { ++done; });  // the runtime is unharmed
+    wait_for(done, 1);
+  });
+}
+
+// Go's `go` of a nil func panics at the go statement. goro's would crash in the new goroutine (a
+// null function pointer) or stop the runtime from it (an empty std::function), far from the call.
+TEST_CASE("go of a null function throws std::invalid_argument at the call and starts nothing") {
+  goro::run([] {
+    void (*none)() = nullptr;
+    void (*takes)(int) = nullptr;
+    std::function<void()> empty;
+    struct S {
+      void f() {}
+    };
+    void (S::*member)() = nullptr;
+    S s;
+    CHECK_THROWS_WITH_AS(goro::go(none), "goro: go of a null function", std::invalid_argument);
+    CHECK_THROWS_AS(goro::go(takes, 1), std::invalid_argument);
+    CHECK_THROWS_AS(goro::go(empty), std::invalid_argument);
+    CHECK_THROWS_AS(goro::go(std::move(empty)), std::invalid_argument);
+    CHECK_THROWS_AS(goro::go(member, &s), std::invalid_argument);
+    CHECK(goro::num_goroutines() == 1);
+    std::atomic<long> done{0};
+    std::function<void()> some = [&] { ++done; };
+    goro::go(some);  // not empty: runs
+    goro::go(+[] {});
     wait_for(done, 1);
   });
 }

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -912,6 +913,16 @@ TEST_CASE("after_func runs f in its own goroutine after d") {
       goro::Timer second = goro::after_func(5ms, [=]() mutable { handoff.send(42); });
       CHECK(done.recv() == 42);
     });
+  });
+}
+
+TEST_CASE("after_func of a null function throws std::invalid_argument at the call") {
+  goro::run([] {
+    void (*none)() = nullptr;
+    CHECK_THROWS_WITH_AS(goro::after_func(1ms, none), "goro: after_func of a null function",
+                         std::invalid_argument);
+    CHECK_THROWS_AS(goro::after_func(1ms, std::function<void()>{}), std::invalid_argument);
+    goro::sleep_for(5ms);  // had either been armed, its goroutine would have failed by now
   });
 }
 

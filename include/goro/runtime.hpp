@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <stdexcept>
@@ -72,6 +73,22 @@ TaskSlot* spawn_begin();
 void spawn_cancel(TaskSlot* slot) noexcept;
 bool enter_blocking() noexcept;  // false on a plain thread (nothing to do)
 void exit_blocking() noexcept;
+
+template <class>
+inline constexpr bool is_std_function = false;
+template <class Signature>
+inline constexpr bool is_std_function<std::function<Signature>> = true;
+
+// Throws std::invalid_argument(message) if f is a null function pointer, member pointer or an
+// empty std::function: go() and after_func() check at the call, as Go's `go` of a nil func
+// panics at the go statement, rather than fail later in a goroutine nobody waits for (a crash,
+// or bad_function_call stopping the runtime). Any other callable is always something.
+template <class F>
+void check_callable(const F& f, const char* message) {
+  using D = std::remove_cvref_t<F>;
+  if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> || is_std_function<D>)
+    if (!f) throw std::invalid_argument(message);
+}
 
 template <class R>
 class RunResult {  // what main() returned, carried out of run()
@@ -128,12 +145,14 @@ decltype(auto) run(F&& main) {
 }
 
 // Starts f(args...) as a new goroutine. Arguments are decay-copied, as std::thread does. From a
-// goroutine or from any thread while a runtime runs; std::logic_error if none runs.
+// goroutine or from any thread while a runtime runs; std::logic_error if none runs,
+// std::invalid_argument for a null function pointer or an empty std::function.
 // (Always inlined, so that spawn_commit's return address lies in the caller's code and names the
 // `go` call in goro::dump. A return address taken in an out-of-line go() named the caller's
 // caller whenever the optimizer turned the call to go() into a jump.)
 template <class F, class... Args>
 [[gnu::always_inline]] inline void go(F&& f, Args&&... args) {
+  detail::check_callable(f, "goro: go of a null function");
   detail::TaskSlot* slot = detail::spawn_begin();
   try {
     detail::emplace_call(*slot, std::forward<F>(f), std::forward<Args>(args)...);

@@ -168,9 +168,10 @@ chan<time_point> after(std::chrono::duration<Rep, Period> d) {
 }
 
 // Runs f() in its own goroutine d from now (and again after each reset that re-arms it). The
-// Timer's stop() cancels it if it has not started.
+// Timer's stop() cancels it if it has not started. A null f: std::invalid_argument.
 template <class F>
 Timer after_func(std::chrono::nanoseconds d, F f) {
+  detail::check_callable(f, "goro: after_func of a null function");
   using Fn = std::decay_t<F>;
   detail::TimerFunc fn;
   auto owned = std::make_unique<Fn>(std::move(f));
