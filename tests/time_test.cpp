@@ -351,6 +351,51 @@ TEST_CASE("a goroutine polling with yield() does not keep timers from firing") {
   });
 }
 
+// Go 1.23 runs an expired timer when its channel is received from, so a try_recv or a select
+// with a default sees a passed deadline even while no scheduler has run the timer heap. Here
+// nothing does: one P, its goroutine computing without a scheduling point. Before, the value came
+// only once the P ran its timers again (up to 10 ms late, at the monitor's hand-off).
+TEST_CASE("an expired timer is delivered when its channel is received from, as in Go 1.23") {
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    auto compute_past = [](std::chrono::nanoseconds d) {  // no scheduling point in here
+      const auto until = Clock::now() + d;
+      while (Clock::now() < until) {
+      }
+    };
+    goro::Timer t(1ms);
+    compute_past(3ms);
+    const std::optional<time_point> v = t.channel().try_recv();
+    REQUIRE(v);
+    CHECK(!t.stop());  // it has fired: there is nothing to stop
+    goro::sleep_for(2ms);  // the heap's own run finds nothing more to deliver
+    CHECK(!t.channel().try_recv());
+
+    chan<time_point> after = goro::after(1ms);
+    compute_past(3ms);
+    bool fired = false;
+    goro::select(goro::on_recv(after, [&](std::optional<time_point> at) { fired = at.has_value(); }),
+                 goro::on_default([] {}));
+    CHECK(fired);
+
+    // Not yet due: nothing, and the timer still fires on time.
+    goro::Timer later(20ms);
+    CHECK(!later.channel().try_recv());
+    CHECK(later.channel().recv());
+
+    // Stopped or reset before the receive: nothing from the old deadline.
+    goro::Timer stopped(1ms);
+    compute_past(3ms);
+    CHECK(stopped.stop());
+    CHECK(!stopped.channel().try_recv());
+    goro::Timer reset(1ms);
+    compute_past(3ms);
+    CHECK(reset.reset(1h));
+    CHECK(!reset.channel().try_recv());
+  });
+}
+
 // Go 1.23 made timer channels synchronous: len and cap are 0, whether or not a value waits.
 TEST_CASE("a Timer's channel has size 0 and capacity 0, as Go 1.23's timer channels") {
   goro::run([] {

@@ -250,6 +250,7 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
     block_forever(WaitReason::chan_receive_nil);
   }
   Chan* c = from_core(core);
+  if (c->timer) [[unlikely]] timer_run_if_due(c->timer);
   // Go's fast path: empty and open means "nothing" without the lock. (Empty and closed is
   // "nothing" too for try_recv, but must be told from a racing last send: take the lock.)
   // Acquire on the first read keeps the read of closed after it (Go's atomics are seq_cst).

@@ -32,6 +32,9 @@ struct TimerState;
 // The last handle of a timer's channel is gone: stop the timer and drop the channel's reference
 // to it (time/timer.cpp).
 void timer_channel_gone(TimerState* s) noexcept;
+// A receive (or a select's receive case) on a timer's channel is about to look at it: deliver an
+// expired deadline now if no scheduler has yet (time/timer.cpp).
+void timer_run_if_due(TimerState* s) noexcept;
 }
 
 namespace goro::rt {

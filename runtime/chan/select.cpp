@@ -65,6 +65,12 @@ FastRand& rng_for(M* m) {  // m: inside its RuntimeSection
 // paths, so that "not ready" held at one moment between them: a send reads closed first, a
 // receive reads it last (closed, then drained, between the reads would otherwise look like an
 // open, empty channel).
+// Out of line, and reached by a tail call: looks_ready itself stays a leaf without a frame.
+[[gnu::noinline, gnu::cold]] bool timer_ready(const Chan* ch) {
+  detail::timer_run_if_due(ch->timer);
+  return ch->count.load(std::memory_order_acquire) > 0;
+}
+
 bool looks_ready(const detail::SelectCase& c) {
   const Chan* ch = from_core(c.chan);
   if (c.is_send) {
@@ -74,7 +80,10 @@ bool looks_ready(const detail::SelectCase& c) {
   // Acquire: the read of closed stays after this one.
   if (ch->cap == 0 ? !ch->sendq.empty(std::memory_order_acquire) : ch->count.load(std::memory_order_acquire) > 0)
     return true;
-  return ch->closed.load(std::memory_order_relaxed);
+  if (ch->closed.load(std::memory_order_relaxed)) return true;
+  // A timer's channel: its deadline may have passed with no scheduler yet to deliver it, which
+  // a receive does itself, as in Go 1.23 (time/timer.cpp). Every case gets here before pass 1.
+  return ch->timer && timer_ready(ch);
 }
 
 // Tries case k under its own channel's lock. True if it completed (or threw closed_channel).

@@ -115,6 +115,30 @@ bool stop_locked(TimerState* s) {
 
 }  // namespace
 
+// Go 1.23 runs an expired timer when its channel is received from (maybeRunChan), so that a
+// try_recv or a select with a default sees a deadline that has passed even while no scheduler
+// has run the heap yet: its P computing without a scheduling point, and no idle worker (procs
+// 1, or every P busy) to run it for that P. Here the receiver fires it itself, if it can take
+// the entry out of its heap first; if it cannot, the heap has popped it and is about to fire
+// it. One-shot timers only: a Ticker's deadline moves under its heap's lock, not under ours.
+// If the timer's lock is held, it is being fired, stopped or reset right now (or this is
+// stop_locked draining the channel, its lock held): the receive then comes before that.
+void timer_run_if_due(TimerState* s) noexcept {
+  std::unique_lock lock(s->lock, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (!s->pending || !s->ch || s->entry.period != 0) return;
+  const std::int64_t now = os::now_ns();
+  if (s->entry.when > now || !disarm(&s->entry)) return;
+  timer_release(s);  // the heap's reference (the channel's keeps s alive)
+  s->pending = false;
+  time_point t{std::chrono::nanoseconds(now)};
+  try {
+    chan_send(s->ch, &t, false);  // the buffer of one is empty: a reset or stop drained it
+  } catch (const closed_channel&) {
+    // Somebody closed the timer's channel: there is nobody to tell.
+  }
+}
+
 TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn,
                         chan<time_point>& ch_out) {
   rt::note_plain_thread();  // a plain thread that makes a timer may wake a goroutine later
