@@ -47,6 +47,17 @@ using namespace rt;
 
 TimerState* state_of(TimerEntry* e) { return reinterpret_cast<TimerState*>(e); }
 
+// Sends the time to s's channel, if it has one (s's lock held). It never blocks: the buffer of
+// one is full only when a slow Ticker reader has not taken the last tick, which it then misses.
+void send_time(TimerState* s, std::int64_t now) {
+  time_point t{std::chrono::nanoseconds(now)};
+  try {
+    if (s->ch) chan_send(s->ch, &t, false);
+  } catch (const closed_channel&) {
+    // Somebody closed the timer's channel: there is nobody to tell.
+  }
+}
+
 void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now) {
   TimerState* s = state_of(e);
   {
@@ -66,12 +77,7 @@ void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now) {
         };
         goro::go([ref = Ref(s)] { ref.s->fn.call(ref.s->fn.obj); });
       } else {
-        time_point t{std::chrono::nanoseconds(now)};
-        try {
-          if (s->ch) chan_send(s->ch, &t, false);  // full: a slow ticker reader misses this tick
-        } catch (const closed_channel&) {
-          // Somebody closed the timer's channel: there is nobody to tell.
-        }
+        send_time(s, now);
       }
     }
   }
@@ -131,12 +137,7 @@ void timer_run_if_due(TimerState* s) noexcept {
   if (s->entry.when > now || !disarm(&s->entry)) return;
   timer_release(s);  // the heap's reference (the channel's keeps s alive)
   s->pending = false;
-  time_point t{std::chrono::nanoseconds(now)};
-  try {
-    chan_send(s->ch, &t, false);  // the buffer of one is empty: a reset or stop drained it
-  } catch (const closed_channel&) {
-    // Somebody closed the timer's channel: there is nobody to tell.
-  }
+  send_time(s, now);
 }
 
 TimerState* timer_start(std::chrono::nanoseconds d, std::chrono::nanoseconds period, TimerFunc fn,
