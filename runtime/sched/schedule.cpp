@@ -26,13 +26,10 @@
 
 namespace goro::rt {
 
-namespace {
-
 // initial-exec: a plain %fs-relative load, not a __tls_get_addr call (libgoro is loaded at
-// program start, never dlopen'ed late).
-[[gnu::tls_model("initial-exec")]] thread_local M* tls_m = nullptr;
-
-}  // namespace
+// program start, never dlopen'ed late). Named for current_m's asm (m.hpp).
+[[gnu::tls_model("initial-exec"), gnu::visibility("hidden")]] thread_local M* tls_m
+    asm("goro_rt_tls_m") = nullptr;
 
 // Refills p's empty ring from the global queue: its fair share, as Go's globrunqget.
 G* global_refill(P* p) {
@@ -147,9 +144,11 @@ G* find_runnable(M* m) {
 
 }  // namespace
 
+#if !defined(__x86_64__)
 // noipa: the optimizer must not inline this or learn that it is pure, or it could reuse the
 // thread-local address computed before a switch (see m.hpp).
 [[gnu::noinline, gnu::noipa]] M* current_m() { return tls_m; }
+#endif
 void set_current_m(M* m) {
   tls_m = m;
   tls_on_worker = m != nullptr;
