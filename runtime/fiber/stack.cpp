@@ -158,22 +158,24 @@ std::size_t StackPool::take(unsigned home, Stack** out, std::size_t n) {
 }
 
 void StackPool::add_slab(std::unique_lock<os::SpinLock>& lock) {
+  // Ps that run out together wait for the first one's slab rather than each reserving one and
+  // unmapping all but one: mmap, madvise and munmap take the address space's lock for writing,
+  // stalling the other Ps' page faults and stack set-up (fib's cold run at procs 2: several a run).
+  const std::size_t slabs_seen = slabs_.size();
+  lock.unlock();  // the other Ps' give() and take() need the lock meanwhile
+  std::lock_guard grow(grow_mu_);
+  lock.lock();
+  if (slabs_.size() != slabs_seen) return;  // another P added one meanwhile: carve from that
   std::size_t stacks =
       slabs_.empty() ? kFirstSlabStacks : std::min(slabs_.back().stacks * 2, kMaxSlabStacks);
   const std::size_t bytes = stacks * region_bytes();
-  lock.unlock();  // the other Ps' give() and take() need the lock meanwhile
+  lock.unlock();
   void* base =
       ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) fatal("cannot reserve address space for goroutine stacks");
   ::madvise(base, bytes, MADV_NOHUGEPAGE);  // a huge page per stack: no
   lock.lock();
-  if (slabs_.empty() || slabs_.back().carved == slabs_.back().stacks) {
-    slabs_.push_back(Slab{static_cast<char*>(base), stacks, 0});
-    return;
-  }
-  lock.unlock();  // another P added one meanwhile: carve from that
-  ::munmap(base, bytes);
-  lock.lock();
+  slabs_.push_back(Slab{static_cast<char*>(base), stacks, 0});
 }
 
 void StackPool::give(unsigned home, Stack* const* in, std::size_t n) {

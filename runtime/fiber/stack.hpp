@@ -130,6 +130,7 @@ class StackPool {
   std::size_t region_bytes() const { return kGuardBytes + stack_bytes_; }
 
   os::SpinLock mu_;  // held for memcpys and bookkeeping only: syscalls happen outside it
+  std::mutex grow_mu_;  // held by add_slab, so that one P at a time reserves a slab
   std::size_t stack_bytes_ = 0;
   FiberEntry entry_ = nullptr;
   std::vector<Stack*>& warm_list(unsigned home) {
