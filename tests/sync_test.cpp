@@ -30,14 +30,20 @@
 // defined here). The library itself has nothing there.
 namespace goro_test {
 
-// A thread that sets fence_pause stops at its next fence until `go`; `paused` says it is there.
+// A thread that sets fence_pause stops at its next fence until `go` (after letting `skip` fences
+// pass); `paused` says it is there.
 struct FencePause {
   std::atomic<bool> paused{false}, go{false};
+  int skip = 0;
 };
 inline thread_local FencePause* fence_pause = nullptr;  // plain threads only
 
 inline void before_fence() {
   if (FencePause* p = fence_pause) {
+    if (p->skip > 0) {
+      --p->skip;
+      return;
+    }
     fence_pause = nullptr;
     p->paused = true;
     while (!p->go) std::this_thread::yield();
@@ -734,6 +740,52 @@ TEST_CASE("WaitGroup: may be destroyed once the counter reaches zero, before its
       back.recv();
       ::operator delete(reused);
     });
+  });
+}
+
+// The same with two waiters, and the first one woken destroys the group while the done() that
+// reached zero has yet to release the second: that done() must not touch the group after its
+// first wake-up. A plain thread's done() is paused between its wake-ups (at the fence of the
+// second one, if any) until the first waiter has destroyed the group. Before the fix the second
+// release read the reused block: it found no waiter there and the second waiter was never woken
+// (under ASan: a heap-use-after-free).
+TEST_CASE("WaitGroup: the first waiter woken may destroy it while others are still to be woken") {
+  each_procs({1, 2}, [](goro::Config c) {
+    // Freed after the run: a waiter never woken is settled at its end, in the reused block.
+    std::atomic<void*> reused{nullptr};
+    goro::run(c, [&reused] {
+      auto* wg = new goro::WaitGroup;
+      wg->add(1);
+      std::atomic<int> returned{0};
+      goro::go([&] {
+        wg->wait();  // first in line
+        reused = destroy_and_reuse(wg, 0);
+        ++returned;
+      });
+      REQUIRE(wait_parked("sync.WaitGroup.Wait"));
+      goro::go([&] {
+        wg->wait();
+        ++returned;
+      });
+      REQUIRE(wait_parked("sync.WaitGroup.Wait", 2));
+      FencePause pause;
+      pause.skip = 1;  // the fence of the first wake-up
+      std::atomic<bool> done{false};
+      std::thread t([&] {
+        fence_pause = &pause;
+        wg->done();
+        fence_pause = nullptr;
+        done = true;
+      });
+      REQUIRE(eventually([&] { return pause.paused || done; }));
+      if (pause.paused) {  // between the wake-ups: let the first waiter destroy the group
+        REQUIRE(eventually([&] { return reused.load() != nullptr; }));
+        pause.go = true;
+      }
+      t.join();
+      CHECK(eventually([&] { return returned.load() == 2; }));
+    });
+    ::operator delete(reused.load());
   });
 }
 

@@ -57,7 +57,9 @@ void WaitGroup::add(std::int64_t delta) {
   if (state_.load(std::memory_order_relaxed) != state)
     throw std::logic_error("goro: WaitGroup misuse: add() called concurrently with wait()");
   state_.store(0, std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < waiters; ++i) sema_release(sema_);
+  // All at once: the first waiter woken may destroy the group (the counter is zero), while a
+  // release per waiter would still touch it for the others.
+  sema_release_n(sema_, waiters);
 }
 
 void WaitGroup::wait() {

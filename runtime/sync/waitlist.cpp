@@ -135,4 +135,18 @@ void sema_release(detail::WaitList& l, bool handoff) {
   w->party.wake();
 }
 
+void sema_release_n(detail::WaitList& l, std::uint32_t n) {
+  WakeFence fence;
+  WaitQ q(l);
+  WakeList woken;
+  q.lock();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (q.tokens() < 0) ++q.tokens();  // for a waiter that is gone (owe_release)
+    else if (SyncWaiter* w = q.pop_front()) woken.add(w);
+    else ++q.tokens();
+  }
+  q.unlock();
+  woken.wake_all();
+}
+
 }  // namespace goro::rt

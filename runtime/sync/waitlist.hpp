@@ -113,5 +113,8 @@ void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo = false,
 // must know (SyncWaiter::handed). It runs at the caller's next scheduling point, not before
 // sema_release returns.
 void sema_release(detail::WaitList& l, bool handoff = false);
+// sema_release n times under one hold of the lock, waking after it: the first waiter to run may
+// destroy the primitive (a WaitGroup at zero), so no release may follow a wake-up.
+void sema_release_n(detail::WaitList& l, std::uint32_t n);
 
 }  // namespace goro::rt
