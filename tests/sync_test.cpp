@@ -331,6 +331,37 @@ TEST_CASE("Mutex: plain threads and goroutines share one Mutex") {
   CHECK(counter == 40000);
 }
 
+// Plain threads that contend for a Mutex while another thread starts runs: a waiter decides
+// whether to spin (only a goroutine may), and a plain thread must decide so without reading the
+// scheduler's state, which run() writes meanwhile. Before the fix it read sched.nprocs first: a
+// data race with run()'s start (TSan reports it; the other builds cannot see it). The threads
+// and main synchronize through nothing but relaxed counters, so nothing orders the two.
+TEST_CASE("Mutex: plain threads contend for one while runs start and stop") {
+  goro::Mutex mu;
+  std::atomic<bool> stop{false};
+  std::atomic<long> rounds{0};
+  auto contend = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      mu.lock();
+      spin_for(1us);
+      mu.unlock();
+      rounds.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  std::thread a(contend), b(contend);
+  for (unsigned procs : {2u, 8u, 2u, 8u}) {
+    const long target = rounds.load(std::memory_order_relaxed) + 500;
+    while (rounds.load(std::memory_order_relaxed) < target) std::this_thread::yield();
+    goro::Config c;
+    c.procs = procs;
+    goro::run(c, [] {});
+  }
+  stop.store(true, std::memory_order_relaxed);
+  a.join();
+  b.join();
+  CHECK(rounds.load() >= 2000);
+}
+
 GORO_CHILD("mutex-unlock-unlocked") {
   goro::run([] {
     goro::Mutex mu;

@@ -35,9 +35,11 @@ constexpr int kSpinRounds = 4;                     // Go's active_spin
 constexpr int kPausesPerRound = 30;                // Go's active_spin_cnt
 
 bool can_spin(int round, void* owner) {
-  if (round >= kSpinRounds || sched.nprocs <= 1) return false;
+  if (round >= kSpinRounds) return false;
   M* m = current_m();
-  if (!m || !m->curg) return false;  // a plain thread blocks at once
+  // A plain thread blocks at once. It looks at nothing of the scheduler first: a run may be
+  // starting on another thread, writing sched.nprocs (a worker's run has written it before).
+  if (!m || !m->curg || sched.nprocs <= 1) return false;
   // The owner may be a G of an earlier run (the mutex outlived it, locked): its record is still
   // there (sched/gpool.hpp), free or reused, so this merely answers false, or true for a while.
   if (!owner || !detail::goroutine_running(owner)) return false;
