@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -54,6 +55,24 @@ inline void before_fence() {
 
 #define GORO_TEST_BEFORE_FENCE() ::goro_test::before_fence()
 #include "sched/settle.cpp"
+
+// Likewise sync/rwmutex.cpp, with a point in RWMutex::unlock() between releasing its writers'
+// Mutex and letting readers in: once armed, the next unlock() waits there until another writer
+// has come in behind it (readers_ below -kMaxReaders), 10 s at most.
+namespace goro_test {
+
+inline std::atomic<bool> writer_released_armed{false};
+
+inline void writer_released(const std::atomic<std::int32_t>& readers) {
+  if (!writer_released_armed.exchange(false)) return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (readers.load() >= -(1 << 30) && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+}
+
+}  // namespace goro_test
+
+#define GORO_TEST_WRITER_RELEASED(readers) ::goro_test::writer_released(readers)
+#include "sync/rwmutex.cpp"
 
 using namespace goro_test;
 using namespace std::chrono_literals;
@@ -1808,6 +1827,58 @@ TEST_CASE("an RWMutex writer abandoned while readers were in gives the lock up w
   const bool reading = rw.try_lock_shared();
   CHECK(reading);
   if (reading) rw.unlock_shared();
+}
+
+// The same, but the RWMutex's unlock for the gone writer, made while settling it (under the lock
+// of the writers' wait list), finds a next writer in behind it with no reader queued: unlock()
+// then releases that wait list itself. A plain thread is the last reader out, paused before it
+// releases the gone writer (so settling owes that release and unlocks); another plain thread is
+// the next writer, let in by that unlock before it adds kMaxReaders back. Before the fix the
+// unlock took the list's lock again, already held by settling: teardown spun for ever (the
+// child is killed by its alarm).
+GORO_CHILD("rwmutex-gone-writer-unlocks-for-a-next-writer") {
+  ::alarm(30);
+  static goro::RWMutex rw;  // outlives the runtime
+  FencePause pause;
+  std::atomic<int> reader_stage{0};
+  std::atomic<bool> next_locked{false};
+  std::thread reader([&] {
+    rw.lock_shared();
+    reader_stage = 1;
+    while (reader_stage.load() < 2) std::this_thread::yield();
+    fence_pause = &pause;
+    rw.unlock_shared();  // the last reader out: its release of the writer pauses at its fence
+  });
+  std::thread next;
+  goro::run([&] {
+    if (!eventually([&] { return reader_stage.load() == 1; })) std::abort();
+    goro::go([] { rw.lock(); });  // abandoned while it waits for the reader
+    if (!wait_parked("sync.RWMutex.Lock")) std::abort();
+    next = std::thread([&] {
+      rw.lock();  // waits for the abandoned writer's writer_, then for the readers
+      next_locked = true;
+      rw.unlock();
+    });
+    reader_stage = 2;
+    if (!eventually([&] { return pause.paused.load(); })) std::abort();
+    writer_released_armed = true;  // the unlock while settling lets `next` in before its add
+  });
+  pause.go = true;  // the reader's release goes to `next`
+  reader.join();
+  next.join();
+  if (!next_locked) return 1;
+  if (!rw.try_lock()) return 2;
+  rw.unlock();
+  if (!rw.try_lock_shared()) return 3;
+  rw.unlock_shared();
+  return 0;
+}
+
+TEST_CASE("an RWMutex writer abandoned while a reader leaves unlocks for a next writer without hanging the end of the run") {
+  ChildResult r = run_child("rwmutex-gone-writer-unlocks-for-a-next-writer");
+  INFO(r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == 0);
 }
 
 TEST_CASE("an RWMutex writer let in by the last reader but abandoned before it ran unlocks") {

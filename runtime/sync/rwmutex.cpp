@@ -27,6 +27,13 @@
 #include "sync/fatal.hpp"
 #include "sync/waitlist.hpp"
 
+// In unlock(), between releasing writer_ and adding kMaxReaders back: where another writer can
+// come in. A test that compiles this file into itself defines the macro to let one in there
+// (tests/sync_test.cpp); the library's own copy has nothing here.
+#ifndef GORO_TEST_WRITER_RELEASED
+#define GORO_TEST_WRITER_RELEASED(readers)
+#endif
+
 namespace goro {
 namespace {
 
@@ -60,12 +67,15 @@ struct RWMutexAccess {
   // A writer waiting for the readers that were in to leave: its lock() will never return, so
   // the lock must be given up once they have left. Mark departing_: the last of them unlocks.
   // If none is left (the last one's wake-up is on its way), unlock now, and that wake-up must
-  // go to nobody.
+  // go to nobody. Not under this list's lock: a next writer may take writer_ as soon as it is
+  // released, before unlock() adds kMaxReaders back, and unlock() then releases this list
+  // (woken_writer does it once the lock is released).
   static void unqueued_writer(SyncWaiter& w, WakeList&) {
     auto& rw = *static_cast<RWMutex*>(w.owner);
     if (rw.departing_.fetch_add(kWriterGone, std::memory_order_acq_rel) != 0) return;
     WaitQ(*w.list).owe_release();
-    unlock_for_gone_writer(rw);
+    rw.departing_.fetch_sub(kWriterGone, std::memory_order_relaxed);
+    w.settle_unlocked = true;
   }
   // The last reader to leave let the writer in, but its lock() never returned: unlock.
   static void woken_writer(SyncWaiter& w) { static_cast<RWMutex*>(w.owner)->unlock(); }
@@ -137,6 +147,7 @@ void RWMutex::unlock() {
   // Held across the hand-over, so that teardown never settles a waiter midway (RWMutexAccess).
   WakeFence fence;
   writer_.unlock();  // first: once readers are in, *this may be gone (see the top)
+  GORO_TEST_WRITER_RELEASED(readers_);
   const std::int32_t r = readers_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
   if (r >= 0) {  // no writer came in meanwhile: r readers queued behind us
     for (std::int32_t i = 0; i < r; ++i) sema_release(reader_sema_);

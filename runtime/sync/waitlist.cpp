@@ -22,6 +22,7 @@ void settle_sync_wait(void* arg) {
   if (w.settle && w.settle->unqueued) w.settle->unqueued(w, wake);
   q.unlock();
   wake.wake_all();
+  if (w.settle_unlocked) w.settle->woken(w);
 }
 
 }  // namespace

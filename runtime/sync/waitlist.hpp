@@ -28,7 +28,9 @@ struct WakeList;
 // may be null: nothing to do.
 struct SettleOps {
   // Still queued: just unlinked, the list's lock held. Undo what the primitive counts on the
-  // waiter's behalf; waiters that this lets through go in `wake`, woken after the unlock.
+  // waiter's behalf; waiters that this lets through go in `wake`, woken after the unlock. What
+  // may take that lock again is left to `woken`, called after the unlock if this sets
+  // SyncWaiter::settle_unlocked.
   void (*unqueued)(SyncWaiter& w, WakeList& wake);
   // Dequeued and woken, but it never ran: no lock held. Give back what the waker granted it.
   void (*woken)(SyncWaiter& w);
@@ -47,6 +49,7 @@ struct SyncWaiter {
   std::int64_t want = 0;          // Semaphore: units asked for; Cond: ticket
   bool linked = false;            // queued (under the list's lock)
   bool handed = false;            // woken by a hand-off (sema_release's `handoff`)
+  bool settle_unlocked = false;   // settling: `unqueued` left the rest to `woken` (SettleOps)
   const SettleOps* settle = nullptr;  // null: nothing to undo
   void* owner = nullptr;          // the primitive, for `settle`
 };
