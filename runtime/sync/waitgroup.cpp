@@ -52,11 +52,16 @@ void WaitGroup::add(std::int64_t delta) {
     throw std::logic_error("goro: WaitGroup misuse: add() called concurrently with wait() at zero");
   // A plain thread that adds will call done() later; one that calls done() may call it again.
   note_plain_thread();
-  if (counter > 0 || waiters == 0) return;
+  // Zero with waiters lasts only from the CAS of the add() that reached it to its store below:
+  // an add(0) seeing it there must leave the release to that add(), or the waiters get two.
+  if (counter > 0 || waiters == 0 || delta == 0) return;
   // Counter is 0 and there are waiters: nobody may add or wait in between (misuse otherwise).
   if (state_.load(std::memory_order_relaxed) != state)
     throw std::logic_error("goro: WaitGroup misuse: add() called concurrently with wait()");
-  state_.store(0, std::memory_order_relaxed);
+  // Release: a wait() that comes later and reads this 0 returns at once, and must see what this
+  // add()'s caller (and every earlier done()) wrote; a plain store is not in the CAS's release
+  // sequence.
+  state_.store(0, std::memory_order_release);
   // All at once: the first waiter woken may destroy the group (the counter is zero), while a
   // release per waiter would still touch it for the others.
   sema_release_n(sema_, waiters);
