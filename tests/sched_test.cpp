@@ -17,6 +17,39 @@
 
 #include <unistd.h>
 
+namespace goro_test {
+
+// The monitor's take of a running goroutine's P, paused on demand (runtime/sched/monitor.cpp).
+struct TakePause {
+  std::atomic<bool> armed{false};
+  std::atomic<int> stage{-1};      // the last stage the monitor reached while armed
+  std::atomic<bool> resume{false};  // stage 0 may go on
+  std::atomic<long> calls{0};       // goro calls the goroutine has made meanwhile
+};
+TakePause take_pause;
+
+void take_running_hook(int stage) {
+  if (!take_pause.armed.load()) return;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  if (stage == 0) {
+    take_pause.stage = 0;
+    while (!take_pause.resume && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    return;
+  }
+  // Before withdrawing: let the goroutine's calls see the announcement first.
+  const long at = take_pause.calls;
+  while (take_pause.calls < at + 100 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  take_pause.armed = false;
+  take_pause.stage = 1;
+}
+
+}  // namespace goro_test
+
+#define GORO_TEST_TAKE_RUNNING(stage, p, m) ::goro_test::take_running_hook(stage)
+#include "sched/monitor.cpp"
+
 using namespace goro_test;
 using namespace std::chrono_literals;
 
@@ -539,6 +572,45 @@ TEST_CASE("blocking() right after the monitor took the goroutine's P is a blocki
     CHECK(counted == 1);
     CHECK(tid_before == tid_after);
     CHECK(goro::stats().blocking_calls == 0);
+  });
+}
+
+TEST_CASE("a take the monitor began before the goroutine entered blocking() is withdrawn, not counted") {
+  static std::atomic<bool> queued_ran;
+  queued_ran = false;
+  goro::Config c;
+  c.procs = 1;
+  goro::run(c, [] {
+    goro::go([] { queued_ran = true; });  // waits on the only P: the monitor moves to take it
+    take_pause.armed = true;
+    // No scheduling point until the monitor has chosen this goroutine's P (and paused there).
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (take_pause.stage != 0 && std::chrono::steady_clock::now() < give_up) {
+    }
+    REQUIRE(take_pause.stage == 0);
+    const auto before = goro::stats();
+    // The call releases the P before the monitor announces the take; f's channel calls then
+    // see the announcement, which is stale: this M holds no P.
+    goro::blocking([] {
+      take_pause.resume = true;
+      goro::chan<int> ch(1);
+      const auto until = std::chrono::steady_clock::now() + 20s;
+      while (take_pause.stage != 1 && std::chrono::steady_clock::now() < until) {
+        int v = 0;
+        ch.try_send(v);
+        ch.try_recv();
+        ++take_pause.calls;
+      }
+      // The P, retaken from this call, runs the waiting goroutine: nothing is left waiting for
+      // the monitor to take this goroutine's P for once the call is over.
+      eventually([] { return queued_ran.load(); });
+    });
+    REQUIRE(take_pause.stage == 1);
+    REQUIRE(queued_ran);
+    // Nothing was taken from a running goroutine, so none runs on without a P. A count left at 1
+    // would keep deadlock detection from ever seeing every goroutine asleep.
+    CHECK(goro::rt::sched.nunowned.load() == 0);
+    CHECK(goro::stats().preempt_handoffs == before.preempt_handoffs);
   });
 }
 

@@ -7,9 +7,9 @@
 //   monitor                                     M (outermost section entry)
 //   m->p_taken = p                              m->in_runtime = true
 //   os::heavy_fence()                           (compiler barrier only)
-//   if !m->in_runtime: hand p on                if m->p_taken: exchange it to null, and
-//   else: withdraw by CAS p_taken p → null;       forget m->p if it was that P
-//         if the M won the exchange first,
+//   if !m->in_runtime: hand p on                if m->p_taken == m->p: CAS it to null, and
+//   else: withdraw by CAS p_taken p → null;       forget m->p (a P it no longer holds is
+//         if the M won the exchange first,        left for the monitor to withdraw)
 //         it has let go of p: hand p on
 //
 // The heavy fence (membarrier, os/membarrier.hpp) makes every thread of the process execute a
@@ -34,6 +34,13 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+
+// Where the monitor is about to announce that it takes an M's P (stage 0), and about to withdraw
+// (stage 1). A test that compiles this file into itself defines the macro to pause the monitor
+// there (tests/sched_test.cpp); the library's own copy has nothing here.
+#ifndef GORO_TEST_TAKE_RUNNING
+#define GORO_TEST_TAKE_RUNNING(stage, p, m)
+#endif
 
 namespace goro::rt {
 namespace {
@@ -271,6 +278,7 @@ bool Monitor::retake(std::int64_t now) {
 }
 
 bool Monitor::take_running(P* p, M* m) {
+  GORO_TEST_TAKE_RUNNING(0, p, m);
   m->p_taken.store(p, std::memory_order_seq_cst);
   os::heavy_fence();
   if (!m->in_runtime.load(std::memory_order_acquire) && p->owner.load(std::memory_order_acquire) == m &&
@@ -278,6 +286,7 @@ bool Monitor::take_running(P* p, M* m) {
     p->owner.store(nullptr, std::memory_order_relaxed);
     return true;  // the M is in user code: the P is ours; its next section lets go of it
   }
+  GORO_TEST_TAKE_RUNNING(1, p, m);
   P* expected = p;
   if (m->p_taken.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return false;
   p->owner.store(nullptr, std::memory_order_relaxed);

@@ -177,7 +177,15 @@ void RuntimeSection::give_up_p() {
   // The monitor took our P while the goroutine ran user code (or is taking it and will see this
   // exchange): forget it. From here to its next scheduling point the goroutine runs without a P
   // (park.cpp leave_without_p).
-  if (P* taken = m_->p_taken.exchange(nullptr, std::memory_order_acq_rel); taken && taken == m_->p)
+  //
+  // Only if the P announced is the one we hold. The monitor may have chosen it while we still
+  // held it and announce it after we let go of it (we entered blocking(), or parked and took
+  // another P): clearing that announcement would tell the monitor we let go of a P we do not
+  // hold, and it would hand that P on as if taken from a running goroutine — one that would
+  // count as running without a P for ever, or a P handed on twice. Left alone, it is withdrawn
+  // by the monitor's own compare-exchange.
+  P* mine = m_->p;
+  if (mine && m_->p_taken.compare_exchange_strong(mine, nullptr, std::memory_order_acq_rel))
     m_->p = nullptr;
 }
 
