@@ -28,9 +28,16 @@ struct TakePause {
 };
 TakePause take_pause;
 
+// While set, the monitor waits at the start of every take until the flag it points to is set
+// (20 s at most): no goroutine loses its P to it meanwhile.
+std::atomic<const std::atomic<bool>*> hold_takes_until{nullptr};
+
 void take_running_hook(int stage) {
-  if (!take_pause.armed.load()) return;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  if (const std::atomic<bool>* until = hold_takes_until.load(); until && stage == 0)
+    while (!until->load() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+  if (!take_pause.armed.load()) return;
   if (stage == 0) {
     take_pause.stage = 0;
     while (!take_pause.resume && std::chrono::steady_clock::now() < give_up)
@@ -45,10 +52,29 @@ void take_running_hook(int stage) {
   take_pause.stage = 1;
 }
 
+// handoffp() about to put a P it found nothing for in the idle list, paused on demand
+// (runtime/sched/idle.cpp).
+struct HandoffPause {
+  std::atomic<bool> armed{false};
+  std::atomic<bool> reached{false};
+  std::atomic<bool> resume{false};
+};
+HandoffPause handoff_pause;
+
+void handoff_idle_hook() {
+  if (!handoff_pause.armed.exchange(false)) return;
+  handoff_pause.reached = true;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!handoff_pause.resume && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
 }  // namespace goro_test
 
 #define GORO_TEST_TAKE_RUNNING(stage, p, m) ::goro_test::take_running_hook(stage)
 #include "sched/monitor.cpp"
+#define GORO_TEST_HANDOFF_IDLE() ::goro_test::handoff_idle_hook()
+#include "sched/idle.cpp"
 
 using namespace goro_test;
 using namespace std::chrono_literals;
@@ -611,6 +637,34 @@ TEST_CASE("a take the monitor began before the goroutine entered blocking() is w
     // would keep deadlock detection from ever seeing every goroutine asleep.
     CHECK(goro::rt::sched.nunowned.load() == 0);
     CHECK(goro::stats().preempt_handoffs == before.preempt_handoffs);
+  });
+}
+
+TEST_CASE("a goroutine queued globally while the monitor hands a P to the idle list is run") {
+  static std::atomic<bool> ran;  // the monitor may look at it after main has returned
+  ran = false;
+  goro::Config c;
+  c.procs = 2;
+  goro::run(c, [] {
+    handoff_pause.armed = true;
+    // P1 is idle: the monitor retakes P0 from this call after 10 ms and, finding nothing to run,
+    // puts it in the idle list (paused just before).
+    goro::blocking([] {
+      eventually([] { return handoff_pause.reached.load(); });
+    });
+    REQUIRE(handoff_pause.reached);
+    // Back from the call, this goroutine took the idle P1 (P0 was in neither list). A plain
+    // thread queues a goroutine now: it finds no P idle and wakes nobody.
+    std::thread([] { goro::go([] { ran = true; }); }).join();
+    // From here, only an idle P can run it: this goroutine keeps P1 without a scheduling point,
+    // and the monitor is kept from taking P1 away while it waits.
+    hold_takes_until = &ran;
+    handoff_pause.resume = true;
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (!ran && std::chrono::steady_clock::now() < give_up) {
+    }
+    hold_takes_until = nullptr;
+    CHECK(ran);
   });
 }
 

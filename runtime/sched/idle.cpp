@@ -44,6 +44,13 @@
 #include <cstdlib>
 #include <utility>
 
+// Where handoffp() is about to put a P it found nothing for in the idle list. A test that
+// compiles this file into itself defines the macro to pause there (tests/sched_test.cpp); the
+// library's own copy has nothing here.
+#ifndef GORO_TEST_HANDOFF_IDLE
+#define GORO_TEST_HANDOFF_IDLE()
+#endif
+
 namespace goro::rt {
 namespace {
 
@@ -177,10 +184,16 @@ void handoffp(P* p) {
     startm(p, true);
     return;
   }
+  GORO_TEST_HANDOFF_IDLE();
   {
     std::lock_guard lock(sched.lock);
     pidleput(p);
   }
+  // Look at the global queue again, as a worker giving up its P does (find_runnable): work
+  // queued since the look above by someone who found no P idle — this one was in neither list,
+  // the idle one we counted on was just taken — woke nobody. The idle count's seq_cst increment
+  // in pidleput, then this load, pair with the queue's push, then wakep's load of the count.
+  if (!sched.globalq->empty()) wakep();
   // Its timers now have nobody to run them: make sure a worker waits for them (Go's handoffp).
   if (const std::int64_t when = p->timers.earliest()) deadline_added(when);
 }
