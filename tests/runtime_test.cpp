@@ -349,6 +349,16 @@ TEST_CASE("go of a null function throws std::invalid_argument at the call and st
   });
 }
 
+// As go: a null main would crash goroutine 1 (a null function pointer), or fail it with
+// std::bad_function_call (an empty std::function), instead of failing at the call.
+TEST_CASE("run of a null function throws std::invalid_argument and starts nothing") {
+  int (*none)() = nullptr;
+  std::function<void()> empty;
+  CHECK_THROWS_WITH_AS(goro::run(none), "goro: run of a null function", std::invalid_argument);
+  CHECK_THROWS_AS(goro::run(goro::Config{}, empty), std::invalid_argument);
+  CHECK(goro::run([] { return 4; }) == 4);  // the runtime is unharmed
+}
+
 // A thread the runtime needs cannot start (here: no address space left for its stack). Go
 // stops with "failed to create new OS thread"; goro stops with a message that says which thread
 // and what to check, instead of letting std::system_error out of whatever goro call started it.

@@ -123,10 +123,12 @@ class RunResult {  // what main() returned, carried out of run()
 // Runs `main` as goroutine 1 on a fresh runtime and returns what it returns. Throws what main
 // throws, what any other goroutine lets escape, or deadlock_error. Throws std::logic_error if a
 // runtime is already running (run inside run), std::invalid_argument for a bad Config or a bad
-// GORO_PROCS / GORO_STACK / GORO_PIN.
+// GORO_PROCS / GORO_STACK / GORO_PIN, or a null function pointer or empty std::function as main.
 template <class F>
 decltype(auto) run(const Config& config, F&& main) {
   using R = std::invoke_result_t<F&>;
+  // At the call, as go() does: goroutine 1 would crash on it (or throw bad_function_call).
+  detail::check_callable(main, "goro: run of a null function");
   struct Main {
     F& fn;
     detail::RunResult<R> result;
