@@ -25,6 +25,7 @@ struct TakePause {
   std::atomic<int> stage{-1};      // the last stage the monitor reached while armed
   std::atomic<bool> resume{false};  // stage 0 may go on
   std::atomic<long> calls{0};       // goro calls the goroutine has made meanwhile
+  std::atomic<bool> checked{false};  // the test has looked: later takes may go on
 };
 TakePause take_pause;
 
@@ -48,6 +49,9 @@ void take_running_hook(int stage) {
   const long at = take_pause.calls;
   while (take_pause.calls < at + 100 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
+  // Later takes wait until the test has looked at what this one did: the monitor may take a P
+  // from a goroutine meanwhile for reasons of its own (work that waits), which would blur it.
+  hold_takes_until = &take_pause.checked;
   take_pause.armed = false;
   take_pause.stage = 1;
 }
@@ -604,6 +608,12 @@ TEST_CASE("blocking() right after the monitor took the goroutine's P is a blocki
 TEST_CASE("a take the monitor began before the goroutine entered blocking() is withdrawn, not counted") {
   static std::atomic<bool> queued_ran;
   queued_ran = false;
+  struct Release {  // the monitor's later takes, held from stage 1 on (even if a check throws)
+    ~Release() {
+      take_pause.checked = true;
+      hold_takes_until = nullptr;
+    }
+  } release;
   goro::Config c;
   c.procs = 1;
   goro::run(c, [] {
