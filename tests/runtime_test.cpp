@@ -1,6 +1,8 @@
 // tests/runtime_test.cpp — run, go, yield, ids and counts, and every exception rule.
 #include "support.hpp"
 
+#include "sched/sched.hpp"
+
 #include <sys/resource.h>
 
 #include <csignal>
@@ -18,6 +20,7 @@
 #include <vector>
 
 using namespace goro_test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -207,6 +210,39 @@ TEST_CASE("go from a plain thread after the runtime stopped throws") {
                   }); });
   go_now = true;
   late.join();
+}
+
+// The refusal says why: not "main has returned" when main has not, and the run is ending
+// because a goroutine failed.
+TEST_CASE("go from a plain thread while a failure stops the runtime says so") {
+  std::string message;
+  std::atomic<bool> in_f{false}, told{false};
+  std::thread late;
+  goro::Config c;
+  c.procs = 2;
+  CHECK_THROWS_AS(goro::run(c, [&] {
+    goro::go([&] {  // keeps the run from ending until the plain thread has been refused
+      goro::blocking([&] {
+        in_f = true;
+        while (!told) std::this_thread::sleep_for(1ms);
+      });
+    });
+    eventually([&] { return in_f.load(); });
+    late = std::thread([&] {
+      while (!goro::rt::sched.stopping.load()) std::this_thread::sleep_for(1ms);
+      try {
+        goro::go([] {});
+      } catch (const std::logic_error& e) {
+        message = e.what();
+      }
+      told = true;
+    });
+    goro::go([] { throw Boom(9); });
+    park_forever();
+  }), Boom);
+  late.join();
+  CHECK_MESSAGE(contains(message, "a goroutine failed"), message);
+  CHECK_MESSAGE(!contains(message, "main has returned"), message);
 }
 
 TEST_CASE("an exception escaping main is rethrown by run") {

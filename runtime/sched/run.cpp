@@ -55,6 +55,7 @@ void start(const Settings& settings) {
   install_overflow_handler();
 
   sched.stopping.store(false);
+  sched.main_returned.store(false);
   sched.monitor_backed_off.store(false);
   sched.failure = nullptr;
   sched.npidle.store(0);

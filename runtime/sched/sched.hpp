@@ -51,6 +51,7 @@ struct Sched {
   alignas(64) unsigned nprocs = 0;
   std::atomic<bool> running{false};   // between start and the end of teardown
   std::atomic<bool> stopping{false};  // main returned, a goroutine failed, or deadlock
+  std::atomic<bool> main_returned{false};  // main's function is over (for messages)
   G* main_g = nullptr;
   std::unique_ptr<GlobalQueue> globalq;
   // Monotonic time to ~10 ms, kept by the monitor while any P is busy: what park() stamps a

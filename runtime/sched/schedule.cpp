@@ -215,7 +215,10 @@ void worker_loop(M* m) {
       fail(std::current_exception());
     }
     g->task.run = nullptr;
-    if (g == sched.main_g) begin_stop();
+    if (g == sched.main_g) {
+      sched.main_returned.store(true, std::memory_order_relaxed);  // before the stop is seen
+      begin_stop();
+    }
     goexit(g);  // returns when this stack is handed to a new goroutine
   }
 }

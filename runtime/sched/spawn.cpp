@@ -67,10 +67,14 @@ bool try_enter_external() {
 
 void enter_external(bool waker) {
   if (!try_enter_external()) {
-    throw std::logic_error(sched.running.load()
+    // Say why it is stopping: main's return is not the only reason.
+    throw std::logic_error(!sched.running.load()
+                               ? "goro: no runtime is running; use goro inside goro::run"
+                           : sched.main_returned.load()
                                ? "goro: the runtime is shutting down (main has returned); "
                                  "nothing new can start now"
-                               : "goro: no runtime is running; use goro inside goro::run");
+                               : "goro: the runtime is shutting down (a goroutine failed, or a "
+                                 "deadlock was found); nothing new can start now");
   }
   // A worker thread inside blocking() is no plain thread: nblocking counts it while it is
   // there, and it must not stay registered as a waker after it leaves (it would be for the
