@@ -27,9 +27,11 @@
 namespace goro::rt {
 
 // initial-exec: a plain %fs-relative load, not a __tls_get_addr call (libgoro is loaded at
-// program start, never dlopen'ed late). Named for current_m's asm (m.hpp).
-[[gnu::tls_model("initial-exec"), gnu::visibility("hidden")]] thread_local M* tls_m
-    asm("goro_rt_tls_m") = nullptr;
+// program start, never dlopen'ed late). Named for current_m's asm (m.hpp), which the optimizer
+// does not see as a use: externally_visible keeps link-time optimization from renaming it
+// (into another partition's local) when it links libgoro.a into a program.
+[[gnu::tls_model("initial-exec"), gnu::visibility("hidden"), gnu::used, gnu::externally_visible]]
+thread_local M* tls_m asm("goro_rt_tls_m") = nullptr;
 
 // Refills p's empty ring from the global queue: its fair share, as Go's globrunqget.
 G* global_refill(P* p) {
