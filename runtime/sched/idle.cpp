@@ -34,7 +34,8 @@
 // empty runnext wakes nobody: the usual reason to ready a goroutine is that the readier is about
 // to block (a channel hand-off), and then this P runs it next, hot in cache, with no wake-up at
 // all. Go wakes a worker on every ready, which is why its unbuffered ping-pong between two
-// goroutines costs a futex wake every few round trips.
+// goroutines costs a futex wake every few round trips. A spawn is different: the spawner
+// usually runs on, so go() wakes a worker even into an empty runnext, as Go's newproc does.
 #include "net/netpoll.hpp"
 #include "os/clock.hpp"
 #include "sched/monitor.hpp"
