@@ -427,6 +427,13 @@ TEST_CASE("GORO_SCHEDTRACE prints a scheduler line every interval") {
   CHECK(contains(r.err, "goroutines=1"));
 }
 
+TEST_CASE("GORO_SCHEDTRACE=0 is off, as Go's schedtrace=0") {
+  ChildResult r = run_child("schedtrace", {"GORO_SCHEDTRACE=0"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(contains(r.err, "SCHED "));
+}
+
 TEST_CASE("bad GORO_* values fail run with a message naming the variable and the value") {
   struct Case {
     const char* name;

@@ -105,8 +105,8 @@ Settings resolve_settings(const Config& config) {
 
   if (auto v = env("GORO_SCHEDTRACE")) {
     auto n = parse_number(*v);
-    if (!n || *n < 1 || *n > 3'600'000)
-      bad_env("GORO_SCHEDTRACE", *v, "an interval in milliseconds, like 1000");
+    if (!n || *n > 3'600'000)  // 0: off, as Go's schedtrace=0
+      bad_env("GORO_SCHEDTRACE", *v, "an interval in milliseconds, like 1000 (0: off)");
     s.schedtrace_ms = static_cast<unsigned>(*n);
   }
   return s;
