@@ -157,8 +157,7 @@ bool stopm(M* m) {
     ++sched.nmidle;
   }
   sched.parks.fetch_add(1, std::memory_order_relaxed);
-  // Woken by startm (with a P), by the runtime stopping, or by a stale unpark from the time this
-  // M was the timer poller (time/timers.cpp): only the first two end the wait.
+  // Woken by startm (with a P) or by the runtime stopping; any other return of park() waits on.
   for (;;) {
     m->parker.park();
     if (P* p = std::exchange(m->nextp, nullptr)) {
