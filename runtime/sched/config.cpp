@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <optional>
@@ -76,7 +77,7 @@ Settings resolve_settings(const Config& config) {
     if (!n || *n < 1 || *n > kMaxProcs) bad_env("GORO_PROCS", *v, "a number of Ps from 1 to 1024");
     s.procs = static_cast<unsigned>(*n);
   } else {
-    s.procs = Topology::get().allowed_pus();
+    s.procs = std::min(Topology::get().allowed_pus(), kMaxProcs);  // as Go caps GOMAXPROCS
   }
 
   constexpr const char* kStackRange = "a size from 16KiB to 1GiB, like 262144, 512K or 1M";
