@@ -28,10 +28,17 @@ namespace goro::rt {
 
 // initial-exec: a plain %fs-relative load, not a __tls_get_addr call (libgoro is loaded at
 // program start, never dlopen'ed late). Named for current_m's asm (m.hpp), which the optimizer
-// does not see as a use: externally_visible keeps link-time optimization from renaming it
-// (into another partition's local) when it links libgoro.a into a program.
-[[gnu::tls_model("initial-exec"), gnu::visibility("hidden"), gnu::used, gnu::externally_visible]]
+// does not see as a use: externally_visible keeps GCC's link-time optimization from renaming it
+// (into another partition's local) when it links libgoro.a into a program. (Clang has no such
+// attribute, and an empty entry in an attribute list is allowed.)
+#if __has_cpp_attribute(gnu::externally_visible)
+#define GORO_EXTERNALLY_VISIBLE gnu::externally_visible
+#else
+#define GORO_EXTERNALLY_VISIBLE
+#endif
+[[gnu::tls_model("initial-exec"), gnu::visibility("hidden"), gnu::used, GORO_EXTERNALLY_VISIBLE]]
 thread_local M* tls_m asm("goro_rt_tls_m") = nullptr;
+#undef GORO_EXTERNALLY_VISIBLE
 
 // Refills p's empty ring from the global queue: its fair share, as Go's globrunqget.
 G* global_refill(P* p) {
