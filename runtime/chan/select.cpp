@@ -59,18 +59,20 @@ FastRand& rng_for(M* m) {  // m: inside its RuntimeSection
   return rng;
 }
 
+// A receive case on a timer's channel that looks empty: delivers the timer's passed deadline if
+// no scheduler has yet (time/timer.cpp), then looks again. Out of line, and reached by a tail
+// call: looks_ready itself stays a leaf without a frame.
+[[gnu::noinline, gnu::cold]] bool timer_ready(const Chan* ch) {
+  detail::timer_run_if_due(ch->timer);
+  return ch->count.load(std::memory_order_acquire) > 0;
+}
+
 // Whether a case could complete now, judged without its channel's lock (reads of state the lock
 // guards: a stale answer is one from a moment earlier). A closed channel is ready: a receive
 // fires, a send throws. The two reads come in the order of chan_send's and chan_recv's fast
 // paths, so that "not ready" held at one moment between them: a send reads closed first, a
 // receive reads it last (closed, then drained, between the reads would otherwise look like an
 // open, empty channel).
-// Out of line, and reached by a tail call: looks_ready itself stays a leaf without a frame.
-[[gnu::noinline, gnu::cold]] bool timer_ready(const Chan* ch) {
-  detail::timer_run_if_due(ch->timer);
-  return ch->count.load(std::memory_order_acquire) > 0;
-}
-
 bool looks_ready(const detail::SelectCase& c) {
   const Chan* ch = from_core(c.chan);
   if (c.is_send) {
