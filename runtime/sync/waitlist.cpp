@@ -112,28 +112,34 @@ void sema_acquire(detail::WaitList& l, WaitReason reason, bool lifo, const Settl
   q.acquire(reason, lifo, settle, owner);
 }
 
+namespace {
+
+// One release, q's lock held: pays a token owed for a waiter that is gone (owe_release), else
+// dequeues the first waiter, returned to be woken after the unlock, else leaves a token.
+SyncWaiter* release_locked(WaitQ& q) {
+  if (q.tokens() < 0) {
+    ++q.tokens();
+    return nullptr;
+  }
+  if (SyncWaiter* w = q.pop_front()) return w;
+  ++q.tokens();
+  return nullptr;
+}
+
+}  // namespace
+
 void sema_release(detail::WaitList& l, bool handoff) {
   WakeFence fence;
   WaitQ q(l);
   q.lock();
-  if (q.tokens() < 0) {  // this release was for a waiter that is gone (owe_release)
-    ++q.tokens();
-    q.unlock();
-    return;
-  }
-  SyncWaiter* w = q.pop_front();
-  if (!w) {
-    ++q.tokens();
-    q.unlock();
-    return;
-  }
-  w->handed = handoff;
+  SyncWaiter* w = release_locked(q);
+  if (w) w->handed = handoff;
   q.unlock();
   // No yield here, even for a hand-off (Go's semrelease yields): a release is not a scheduling
   // point (README, "No preemption"), and a caller may hold a std::mutex or a thread-local
   // reference across unlock(). A goroutine woken from a worker sits in our runnext and runs at
   // our next scheduling point.
-  w->party.wake();
+  if (w) w->party.wake();
 }
 
 void sema_release_n(detail::WaitList& l, std::uint32_t n) {
@@ -141,11 +147,8 @@ void sema_release_n(detail::WaitList& l, std::uint32_t n) {
   WaitQ q(l);
   WakeList woken;
   q.lock();
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (q.tokens() < 0) ++q.tokens();  // for a waiter that is gone (owe_release)
-    else if (SyncWaiter* w = q.pop_front()) woken.add(w);
-    else ++q.tokens();
-  }
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (SyncWaiter* w = release_locked(q)) woken.add(w);
   q.unlock();
   woken.wake_all();
 }
