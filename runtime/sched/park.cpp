@@ -37,10 +37,13 @@ struct ParkRecord {
 
 }  // namespace
 
-void runq_put(P* p, G* g, bool next) {
+void runq_put(P* p, G* g, bool next, bool spawned) {
   if (next) {
     g = p->runq.exchange_next(g);
-    if (!g) return;  // see idle.cpp: an empty runnext wakes nobody
+    if (!g) {  // see idle.cpp: an empty runnext wakes nobody, unless the spawner runs on
+      if (spawned) maybe_wakep();
+      return;
+    }
   }
   if (!p->runq.push(g)) overflow(p, g);
   maybe_wakep();

@@ -113,8 +113,9 @@ void acquirep(M* m, P* p);
 P* releasep(M* m);
 
 // ---- runq helpers (park.cpp) ----
-// Queues g on p: in runnext (kicking the old occupant to the tail) or at the tail.
-void runq_put(P* p, G* g, bool next);
+// Queues g on p: in runnext (kicking the old occupant to the tail) or at the tail, and wakes an
+// idle P for it — not for a ready into an empty runnext, unless `spawned` (idle.cpp).
+void runq_put(P* p, G* g, bool next, bool spawned = false);
 
 // ---- steal.cpp ----
 void build_victims();

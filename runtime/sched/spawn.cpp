@@ -127,11 +127,10 @@ void spawn_commit(TaskSlot* slot) noexcept {
     g->id.store(new_goid(p), std::memory_order_relaxed);
     g->set_state(GStatus::runnable);
     p->counters.spawned.add();
-    runq_put(p, g, true);
     // Unlike a ready (idle.cpp), a spawn into an empty runnext wakes an idle P too, as Go's
     // newproc does: the spawner usually runs on, and the new goroutine would wait for it to
     // block, or for the monitor (0.7-4 ms at procs 2 while the spawner computed; 0.1-0.7 ms now).
-    maybe_wakep();
+    runq_put(p, g, true, true);
     return;
   }
   g->id.store(new_goid(nullptr), std::memory_order_relaxed);
