@@ -114,6 +114,32 @@ TEST_CASE("fairness: three always-ready cases are each chosen a third of the tim
   });
 }
 
+// Sixteen cases need more random bits than one word gives the shuffle (select.cpp draws a new
+// one past a product of bounds of 2^32, here at the 13th case): the later ones too are fair.
+TEST_CASE("fairness: sixteen always-ready cases are each chosen a sixteenth of the time") {
+  goro::run([] {
+    constexpr std::size_t kCases = 16;
+    std::array<chan<int>, kCases> chans;
+    for (auto& ch : chans) {
+      ch = chan<int>(1);
+      ch.send(0);
+    }
+    std::array<int, kCases> counts{};
+    constexpr int kSelects = 32000;
+    auto select_all = [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return goro::select(goro::on_recv(chans[I], [&](std::optional<int>) { chans[I].send(0); })...);
+    };
+    for (int i = 0; i < kSelects; ++i) counts[select_all(std::make_index_sequence<kCases>())]++;
+    const double expected = static_cast<double>(kSelects) / kCases;
+    double chi2 = 0;
+    for (int n : counts) chi2 += (n - expected) * (n - expected) / expected;
+    std::string seen;
+    for (int n : counts) seen += std::to_string(n) + " ";
+    CHECK_MESSAGE(chi2 < 37.697,  // chi-square, 15 degrees of freedom, 0.1% level
+                  "counts " << seen << "chi2 " << chi2);
+  });
+}
+
 TEST_CASE("nil channels never fire; a select with nothing that can fire blocks forever") {
   goro::run([] {
     chan<int> nil = chan<int>::nil();

@@ -122,7 +122,7 @@ std::size_t select(Cases&&... cases) {
     return pos;
   }();
 
-  std::array<detail::SelectCase, kChannelCases + 1> erased{};
+  std::array<detail::SelectCase, kChannelCases + 1> erased;  // each channel case fills its own
   {
     [[maybe_unused]] std::size_t k = 0;
     (

@@ -38,12 +38,13 @@ class Counter {
 class FastRand {
  public:
   explicit FastRand(std::uint64_t seed = 0x9E3779B97F4A7C15ull) : s_(seed | 1) {}
-  std::uint32_t next() {
+  std::uint64_t next64() {
     s_ ^= s_ >> 12;
     s_ ^= s_ << 25;
     s_ ^= s_ >> 27;
-    return static_cast<std::uint32_t>((s_ * 0x2545F4914F6CDD1Dull) >> 32);
+    return s_ * 0x2545F4914F6CDD1Dull;
   }
+  std::uint32_t next() { return static_cast<std::uint32_t>(next64() >> 32); }
   std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>((std::uint64_t{next()} * n) >> 32); }
 
  private:
