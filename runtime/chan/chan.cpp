@@ -36,8 +36,8 @@ void abandon_single(void* arg) {
 
 // Enqueues the caller on c's send or receive queue and blocks until a partner (or close)
 // completes the operation. c->lock is held on entry and released while asleep.
-bool wait_on(Chan* c, void* elem, bool is_send, RuntimeSection& section, G* self) {
-  Waiter me(self);
+bool wait_on(Chan* c, void* elem, bool is_send, RuntimeSection& section) {
+  Waiter me(goroutine_of(section.m()));  // asked only now: most operations never wait
   SingleWait wait{c, {}, is_send};
   wait.waiter.party = &me;
   wait.waiter.elem = elem;
@@ -63,8 +63,7 @@ namespace {
 // The locked part of a send. `fence`: a plain thread's (sched/settle.hpp), held from taking a
 // receiver until it is woken, and released before the thread blocks. Goroutines pass null: the
 // hot path carries nothing for plain threads.
-bool send_slow(Chan* c, void* value, bool block, RuntimeSection& section, M* m, G* self,
-               WakeFence* fence) {
+bool send_slow(Chan* c, void* value, bool block, RuntimeSection& section, M* m, WakeFence* fence) {
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   switch (send_locked(c, value, &wake)) {
@@ -83,19 +82,18 @@ bool send_slow(Chan* c, void* value, bool block, RuntimeSection& section, M* m, 
     return false;
   }
   if (fence) fence->release();
-  if (!wait_on(c, value, true, section, self)) throw_send_on_closed();  // closed while we waited
+  if (!wait_on(c, value, true, section)) throw_send_on_closed();  // closed while we waited
   return true;
 }
 
 [[gnu::noinline]] bool send_from_thread(Chan* c, void* value, bool block, RuntimeSection& section) {
   note_plain_thread();
   WakeFence fence(nullptr);
-  return send_slow(c, value, block, section, nullptr, nullptr, &fence);
+  return send_slow(c, value, block, section, nullptr, &fence);
 }
 
 // The locked part of a receive; as send_slow.
-detail::Recv recv_slow(Chan* c, void* out, bool block, RuntimeSection& section, M* m, G* self,
-                       WakeFence* fence) {
+detail::Recv recv_slow(Chan* c, void* out, bool block, RuntimeSection& section, M* m, WakeFence* fence) {
   c->lock.lock();
   ChanWaiter* wake = nullptr;
   const detail::Recv r = recv_locked(c, out, &wake);
@@ -105,13 +103,13 @@ detail::Recv recv_slow(Chan* c, void* out, bool block, RuntimeSection& section, 
     return r == detail::Recv::closed && !block ? detail::Recv::nothing : r;
   }
   if (fence) fence->release();
-  return wait_on(c, out, false, section, self) ? detail::Recv::value : detail::Recv::closed;
+  return wait_on(c, out, false, section) ? detail::Recv::value : detail::Recv::closed;
 }
 
 [[gnu::noinline]] detail::Recv recv_from_thread(Chan* c, void* out, bool block, RuntimeSection& section) {
   note_plain_thread();
   WakeFence fence(nullptr);
-  return recv_slow(c, out, block, section, nullptr, nullptr, &fence);
+  return recv_slow(c, out, block, section, nullptr, &fence);
 }
 
 }  // namespace
@@ -236,9 +234,8 @@ bool chan_send(ChanCore* core, void* value, bool block) {
 
   RuntimeSection section;  // one for the whole operation: waking and parking use our P
   M* m = section.m();
-  G* self = goroutine_of(m);
   if (!m) [[unlikely]] return send_from_thread(c, value, block, section);
-  return send_slow(c, value, block, section, m, self, nullptr);
+  return send_slow(c, value, block, section, m, nullptr);
 }
 
 Recv chan_recv(ChanCore* core, void* out, bool block) {
@@ -263,9 +260,8 @@ Recv chan_recv(ChanCore* core, void* out, bool block) {
 
   RuntimeSection section;
   M* m = section.m();
-  G* self = goroutine_of(m);
   if (!m) [[unlikely]] return recv_from_thread(c, out, block, section);
-  return recv_slow(c, out, block, section, m, self, nullptr);
+  return recv_slow(c, out, block, section, m, nullptr);
 }
 
 void chan_close(ChanCore* core) {

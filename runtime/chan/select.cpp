@@ -193,7 +193,6 @@ namespace {
 SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
                            RuntimeSection& section, WakeFence* fence) {
   M* m = section.m();
-  G* self = goroutine_of(m);
 
   SmallArray<std::size_t> poll(n), order(n);
   std::size_t live = 0;
@@ -256,7 +255,7 @@ SelectOutcome select_cases(SelectCase* cases, std::size_t n, bool has_default,
   }
   // Pass 2.
   locks.retain();
-  Waiter me(self);
+  Waiter me(goroutine_of(m));  // asked only now: most selects never wait
   SelectGroup group;
   for (std::size_t i = 0; i < live; ++i) {
     const std::size_t k = order[i];
