@@ -1105,3 +1105,41 @@ TEST_CASE("malformed addresses are rejected, saying what is wrong") {
     net::listen("[]:0").close();
   });
 }
+
+// A goroutine parked on a socket relies on some worker to poll for it. When the only worker
+// that would (its own) entered blocking(), and the monitor handed that P on with no work on it,
+// the P went to the idle list and nobody polled any more: every P idle, the monitor asleep until
+// one got busy, the goroutine's data in epoll unread until the blocking() call returned (here:
+// never, as the call waits for that goroutine). Go's handoffp wakes a worker to poll then.
+TEST_CASE("a goroutine waiting on a socket is woken while main sits in blocking()") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      net::Listener ln = net::listen("127.0.0.1:0");
+      auto [conn, peer] = dial_accept(ln);
+      ln.close();
+      std::atomic<bool> got{false};
+      goro::go([conn, &got] {
+        char buf[2];
+        try {
+          got = conn.read(std::span<char>(buf)) > 0;
+        } catch (const std::system_error&) {
+        }
+      });
+      REQUIRE(wait_parked("IO wait"));
+      const auto retakes = goro::stats().retakes;
+      const bool read = goro::blocking([&] {
+        // Until the monitor has taken our P and put it in the idle list with the others.
+        const auto give_up = std::chrono::steady_clock::now() + 20s;
+        while ((goro::stats().retakes == retakes || goro::stats().idle_procs != goro::stats().procs) &&
+               std::chrono::steady_clock::now() < give_up)
+          std::this_thread::sleep_for(1ms);
+        peer.write(std::string_view("hi"));
+        while (!got && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+        return got.load();
+      });
+      CHECK(read);
+      conn.close();
+      peer.close();
+    });
+  });
+}

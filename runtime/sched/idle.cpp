@@ -196,6 +196,10 @@ void handoffp(P* p) {
   if (!sched.globalq->empty()) wakep();
   // Its timers now have nobody to run them: make sure a worker waits for them (Go's handoffp).
   if (const std::int64_t when = p->timers.earliest()) deadline_added(when);
+  // Goroutines parked on sockets count on an idle worker to poll for them, and this P's worker
+  // (in blocking(), or preempted) was that worker: with every P idle now and nobody in
+  // epoll_wait, nothing would poll again (Go's handoffp: "nobody is polling network").
+  else if (network_waiters()) deadline_added(INT64_MAX);
 }
 
 void thread_start_failed(const char* role, const std::system_error& e) {
