@@ -9,7 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -243,12 +245,21 @@ void Poller::deadline_passed(PollDesc* pd, bool read, bool write) {
 int Poller::poll(std::int64_t timeout_ns) {
   epoll_event events[kMaxEvents];
   last_poll_.store(os::now_ns(), std::memory_order_relaxed);
-  int n;
-  if (timeout_ns < 0) {
-    n = ::epoll_wait(epfd_, events, kMaxEvents, -1);
-  } else {
+  // epoll_pwait2 (ns timeouts) came with Linux 5.11; older kernels say ENOSYS, and container
+  // seccomp profiles older than it EPERM (it has no EPERM of its own). Then epoll_wait, with the
+  // timeout rounded up to whole ms: a timer may fire up to 1 ms late, never early.
+  static std::atomic<bool> no_pwait2{false};
+  int n = -1;
+  bool plain_wait = timeout_ns < 0 || no_pwait2.load(std::memory_order_relaxed);
+  if (!plain_wait) {
     timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
     n = ::epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+    plain_wait = n < 0 && (errno == ENOSYS || errno == EPERM);
+    if (plain_wait) no_pwait2.store(true, std::memory_order_relaxed);
+  }
+  if (plain_wait) {
+    const std::int64_t ms = timeout_ns < 0 ? -1 : std::min<std::int64_t>((timeout_ns + 999'999) / 1'000'000, INT_MAX);
+    n = ::epoll_wait(epfd_, events, kMaxEvents, static_cast<int>(ms));
   }
   if (n < 0) {
     if (errno == EINTR) return 0;
