@@ -15,6 +15,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1188,4 +1190,45 @@ TEST_CASE("the poller works where epoll_pwait2 is missing (Linux before 5.11)") 
   INFO(r.err);
   CHECK(r.signal == 0);
   CHECK(r.exit_code == 0);
+}
+
+// A plain thread blocked on a socket when its runtime stops is woken by the stop, and leaves the
+// poller's count of waiters on its way out. The next run's start reset the count to 0: a thread
+// that left after that made it -1, and from then on the count read 0 while a goroutine waited
+// on a socket, so no idle worker polled for it (nor did deadlock detection see it). Here the
+// thread is held between its wake-up and its way out by a signal handler.
+namespace {
+std::atomic<int> held_in_handler{0};  // 1: the reader is in the handler; 2: let it go
+}  // namespace
+
+TEST_CASE("a plain thread leaving a socket wait of the last run keeps the next run's count right") {
+  struct sigaction hold{}, old{};
+  hold.sa_handler = [](int) {
+    held_in_handler.store(1);
+    while (held_in_handler.load() != 2) {
+    }
+  };
+  REQUIRE(::sigaction(SIGUSR1, &hold, &old) == 0);
+  held_in_handler = 0;
+  std::thread reader;
+  goro::run([&] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    auto [conn, peer] = dial_accept(ln);
+    reader = std::thread([conn] {
+      char buf[1];
+      try {
+        conn.read(std::span<char>(buf));
+      } catch (const std::exception&) {
+      }
+    });
+    REQUIRE(eventually([] { return goro::rt::poller.waiters() == 1; }));
+    ::pthread_kill(reader.native_handle(), SIGUSR1);
+    REQUIRE(eventually([] { return held_in_handler.load() == 1; }));
+  });  // closes the connection and wakes the reader, which is still in the handler
+  goro::run([&] {
+    held_in_handler = 2;
+    goro::blocking([&] { reader.join(); });
+    CHECK(goro::rt::poller.waiters() == 0);
+  });
+  ::sigaction(SIGUSR1, &old, nullptr);
 }

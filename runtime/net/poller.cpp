@@ -66,7 +66,7 @@ void Poller::start() {
   ev.data.u64 = kInterruptTag;
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev) != 0) fatal_errno("epoll_ctl(eventfd)");
   interrupting_.store(false);
-  waiters_.store(0);
+  waiters_.store(0);  // not thread_waiters_ (see there)
 }
 
 void Poller::stop() {
@@ -177,10 +177,11 @@ PollResult Poller::wait(PollDesc* pd, bool write) {
   if (check(pd, write) == PollResult::ready) {
     Waiter me(current_g());
     Commit c{&gate, &me};
-    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic<int>& count = me.is_goroutine() ? waiters_ : thread_waiters_;
+    count.fetch_add(1, std::memory_order_seq_cst);
     if (!me.is_goroutine()) plain_thread_waits();  // after the count: a worker must poll for us
     me.block_with(WaitReason::io_wait, &commit, &c);
-    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    count.fetch_sub(1, std::memory_order_seq_cst);
   }
   if (gate.exchange(kNil, std::memory_order_acq_rel) == kReady) return PollResult::ready;
   const PollResult r = check(pd, write);

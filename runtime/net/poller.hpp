@@ -96,7 +96,9 @@ class Poller {
   // When epoll was last asked (steady-clock ns).
   std::int64_t last_poll() const { return last_poll_.load(std::memory_order_relaxed); }
   // Parties parked on some PollDesc right now (epoll is worth polling only if > 0).
-  int waiters() const { return waiters_.load(std::memory_order_seq_cst); }
+  int waiters() const {
+    return waiters_.load(std::memory_order_seq_cst) + thread_waiters_.load(std::memory_order_seq_cst);
+  }
   bool started() const { return epfd_ >= 0; }
 
   // A deadline's timer fired; seq is the timer's as it was popped (stale if the deadline moved
@@ -114,7 +116,12 @@ class Poller {
   int epfd_ = -1;
   int eventfd_ = -1;
   std::atomic<bool> interrupting_{false};
+  // Parked goroutines, and plain threads (a worker inside blocking() among them), counted apart:
+  // start() forgets the goroutines a stopped run abandoned where they waited, but a plain thread
+  // woken by that stop may leave its wait after the next run started, and its decrement must
+  // find its own increment there (or the count reads 0 while someone waits).
   std::atomic<int> waiters_{0};
+  std::atomic<int> thread_waiters_{0};
   std::atomic<std::int64_t> last_poll_{0};
 
   // PollDescs live as long as the process (a late caller may still look at one after its socket
