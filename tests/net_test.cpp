@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -1192,43 +1193,79 @@ TEST_CASE("the poller works where epoll_pwait2 is missing (Linux before 5.11)") 
   CHECK(r.exit_code == 0);
 }
 
+// Holds a plain thread in a SIGUSR1 handler while it sleeps on a socket, so that a test can act
+// between the thread's wake-up and its next step. The signal must find it asleep in its socket
+// Waiter's futex (a word on its own stack), not inside a goro call that holds the runtime off (an
+// external op): run() would wait for it, and it for the test.
+class SocketSleeper {
+ public:
+  SocketSleeper() {
+    held_ = 0;
+    struct sigaction hold{};
+    hold.sa_handler = [](int) {
+      held_.store(1);
+      while (held_.load() != 2) {
+      }
+    };
+    REQUIRE(::sigaction(SIGUSR1, &hold, &old_) == 0);
+  }
+  ~SocketSleeper() { ::sigaction(SIGUSR1, &old_, nullptr); }
+  SocketSleeper(const SocketSleeper&) = delete;
+  SocketSleeper& operator=(const SocketSleeper&) = delete;
+
+  // First thing in the thread to hold.
+  void enter() {
+    char here;
+    stack_top_ = reinterpret_cast<std::uintptr_t>(&here);
+    tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+  }
+  // From a goroutine: waits until the thread sleeps on its socket, then holds it there.
+  bool hold(std::thread& t) {
+    if (!eventually([&] { return tid_ != 0 && asleep(); })) return false;
+    ::pthread_kill(t.native_handle(), SIGUSR1);
+    return eventually([] { return held_.load() == 1; });
+  }
+  void release() { held_ = 2; }
+
+ private:
+  bool asleep() const {
+    std::ifstream f("/proc/self/task/" + std::to_string(tid_.load()) + "/syscall");
+    long nr = 0;
+    std::string word, op;
+    if (!(f >> nr >> word >> op) || nr != SYS_futex || op != "0x80") return false;  // FUTEX_WAIT_PRIVATE
+    const std::uintptr_t at = std::stoull(word, nullptr, 16);
+    return at < stack_top_ && at > stack_top_ - (1 << 20);
+  }
+
+  static inline std::atomic<int> held_{0};  // 1: in the handler; 2: let go
+  struct sigaction old_{};
+  std::atomic<pid_t> tid_{0};
+  std::atomic<std::uintptr_t> stack_top_{0};
+};
+
 // A plain thread blocked on a socket when its runtime stops is woken by the stop, and leaves the
 // poller's count of waiters on its way out. The next run's start reset the count to 0: a thread
 // that left after that made it -1, and from then on the count read 0 while a goroutine waited
-// on a socket, so no idle worker polled for it (nor did deadlock detection see it). Here the
-// thread is held between its wake-up and its way out by a signal handler.
-namespace {
-std::atomic<int> held_in_handler{0};  // 1: the reader is in the handler; 2: let it go
-}  // namespace
-
+// on a socket, so no idle worker polled for it (nor did deadlock detection see it).
 TEST_CASE("a plain thread leaving a socket wait of the last run keeps the next run's count right") {
-  struct sigaction hold{}, old{};
-  hold.sa_handler = [](int) {
-    held_in_handler.store(1);
-    while (held_in_handler.load() != 2) {
-    }
-  };
-  REQUIRE(::sigaction(SIGUSR1, &hold, &old) == 0);
-  held_in_handler = 0;
+  SocketSleeper sleeper;
   std::thread reader;
   goro::run([&] {
     net::Listener ln = net::listen("127.0.0.1:0");
     auto [conn, peer] = dial_accept(ln);
-    reader = std::thread([conn] {
+    reader = std::thread([conn, &sleeper] {
+      sleeper.enter();
       char buf[1];
       try {
         conn.read(std::span<char>(buf));
       } catch (const std::exception&) {
       }
     });
-    REQUIRE(eventually([] { return goro::rt::poller.waiters() == 1; }));
-    ::pthread_kill(reader.native_handle(), SIGUSR1);
-    REQUIRE(eventually([] { return held_in_handler.load() == 1; }));
+    REQUIRE(sleeper.hold(reader));
   });  // closes the connection and wakes the reader, which is still in the handler
   goro::run([&] {
-    held_in_handler = 2;
+    sleeper.release();
     goro::blocking([&] { reader.join(); });
     CHECK(goro::rt::poller.waiters() == 0);
   });
-  ::sigaction(SIGUSR1, &old, nullptr);
 }
