@@ -1269,3 +1269,43 @@ TEST_CASE("a plain thread leaving a socket wait of the last run keeps the next r
     CHECK(goro::rt::poller.waiters() == 0);
   });
 }
+
+// A plain thread woken on a socket (its data came) goes on to read once it gets to run again. If
+// its run stopped meanwhile — closing the descriptor — and the next run started, it was let in
+// by that run and read the descriptor's number, now another socket's: here it read a connection
+// of the next run. It must see that its socket belongs to a stopped run, as a new call does.
+TEST_CASE("a plain thread woken just before its run stops touches none of the next run's sockets") {
+  SocketSleeper sleeper;
+  std::thread reader;
+  std::string outcome;
+  goro::run([&] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    auto [conn, peer] = dial_accept(ln);
+    reader = std::thread([conn, &outcome, &sleeper] {
+      sleeper.enter();
+      char buf[8];
+      try {
+        outcome = std::string(buf, conn.read(std::span<char>(buf)));
+      } catch (const std::exception& e) {
+        outcome = e.what();
+      }
+    });
+    REQUIRE(sleeper.hold(reader));
+    peer.write(std::string_view("hi"));
+    const std::int64_t wrote = std::chrono::steady_clock::now().time_since_epoch().count();
+    REQUIRE(eventually([&] { return goro::rt::poller.last_poll() > wrote; }));  // the reader is woken
+  });  // closes every socket; the reader has not read yet
+  goro::run([&] {
+    // New sockets take the old numbers, each with data to read.
+    net::Listener ln = net::listen("127.0.0.1:0");
+    std::vector<std::pair<net::Conn, net::Conn>> pairs;
+    for (int i = 0; i < 4; ++i) {
+      pairs.push_back(dial_accept(ln));
+      pairs.back().first.write(std::string_view("XY"));
+      pairs.back().second.write(std::string_view("XY"));
+    }
+    sleeper.release();
+    goro::blocking([&] { reader.join(); });
+    CHECK_MESSAGE(contains(outcome, "closed network connection"), outcome);
+  });
+}

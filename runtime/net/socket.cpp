@@ -92,6 +92,12 @@ void Socket::Op::pause() {
 void Socket::Op::resume(const char* op) {
   if (rt::on_worker_thread()) return;
   external_ = rt::try_enter_external();
+  // Entering is not enough: the run may have stopped while we waited, closing our descriptor,
+  // and the next one started, where the number may be another socket's.
+  if (external_ && !s_->runtime_alive()) {
+    rt::leave_external();
+    external_ = false;
+  }
   if (!external_)
     throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
                             std::string("goro: ") + op + ": use of a closed network connection (its runtime stopped)");
