@@ -1227,7 +1227,7 @@ class SocketSleeper {
   }
   void release() { held_ = 2; }
 
- private:
+  // Whether the thread sleeps on a futex word of its own stack (a Waiter's).
   bool asleep() const {
     std::ifstream f("/proc/self/task/" + std::to_string(tid_.load()) + "/syscall");
     long nr = 0;
@@ -1236,6 +1236,8 @@ class SocketSleeper {
     const std::uintptr_t at = std::stoull(word, nullptr, 16);
     return at < stack_top_ && at > stack_top_ - (1 << 20);
   }
+
+ private:
 
   static inline std::atomic<int> held_{0};  // 1: in the handler; 2: let go
   struct sigaction old_{};
@@ -1308,4 +1310,42 @@ TEST_CASE("a plain thread woken just before its run stops touches none of the ne
     goro::blocking([&] { reader.join(); });
     CHECK_MESSAGE(contains(outcome, "closed network connection"), outcome);
   });
+}
+
+// Reads on one socket take turns. A goroutine blocked in read() holds the read turn; if the run
+// stops then, it is abandoned there and never gives the turn back. A plain thread waiting for
+// that turn (a second reader) waited for ever, instead of throwing "use of a closed network
+// connection" as every other socket call of a plain thread does when its run stops.
+TEST_CASE("a plain thread waiting for its turn on a socket is let go when the run stops") {
+  SocketSleeper sleeper;
+  auto outcome = std::make_shared<std::atomic<int>>(0);  // 1: the expected error; 2: other
+  std::thread reader;
+  goro::run([&] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    auto [conn, peer] = dial_accept(ln);
+    goro::go([conn] {
+      char buf[1];
+      try {
+        conn.read(std::span<char>(buf));  // holds the read turn until the run abandons it
+      } catch (const std::system_error&) {
+      }
+    });
+    REQUIRE(wait_parked("IO wait"));
+    reader = std::thread([conn, &sleeper, outcome] {
+      sleeper.enter();
+      char buf[1];
+      try {
+        conn.read(std::span<char>(buf));
+        *outcome = 2;
+      } catch (const std::system_error& e) {
+        *outcome = contains(e.what(), "closed network connection") ? 1 : 2;
+      }
+    });
+    REQUIRE(eventually([&] { return sleeper.asleep(); }));  // waits for its turn
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (*outcome == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  CHECK(outcome->load() == 1);
+  if (*outcome == 0) reader.detach();  // (it touches nothing of ours any more)
+  else reader.join();
 }

@@ -3,6 +3,7 @@
 
 #include <goro/net.hpp>
 
+#include "sched/g.hpp"
 #include "sched/sched.hpp"
 #include "sched/wait.hpp"
 
@@ -105,16 +106,28 @@ void Socket::Op::resume(const char* op) {
 
 void Socket::Op::wait(bool write, const char* op) {
   pause();
+  // A goroutine that a stopping runtime abandons here never gives its turn back, and a plain
+  // thread waiting for the turn would wait for ever: teardown gives it back for it (settle.hpp).
+  rt::G* const g = turn_ ? rt::current_g() : nullptr;
+  if (g) {
+    g->on_abandon = [](void* turn) { static_cast<Mutex*>(turn)->unlock(); };
+    g->abandon_arg = turn_;
+  }
   const rt::PollResult r = rt::poller.wait(s_->pd, write);
+  if (g) g->on_abandon = nullptr;
   resume(op);
   if (r != rt::PollResult::ready) s_->check(write, op);
 }
 
 std::unique_lock<Mutex> Socket::Op::take_turn(Mutex& turn, const char* op) {
-  if (turn.try_lock()) return std::unique_lock<Mutex>(turn, std::adopt_lock);
+  if (turn.try_lock()) {
+    turn_ = &turn;
+    return std::unique_lock<Mutex>(turn, std::adopt_lock);
+  }
   pause();
   std::unique_lock<Mutex> held(turn);
   resume(op);
+  turn_ = &turn;
   return held;
 }
 

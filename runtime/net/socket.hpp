@@ -74,6 +74,7 @@ struct Socket {
 
     const std::shared_ptr<Socket> s_;
     bool external_ = false;  // a plain thread's entry, held while it runs
+    Mutex* turn_ = nullptr;  // the turn this operation took (take_turn), if any
   };
 
   [[noreturn]] void throw_errno(int err, const char* op) const;
