@@ -1349,3 +1349,37 @@ TEST_CASE("a plain thread waiting for its turn on a socket is let go when the ru
   if (*outcome == 0) reader.detach();  // (it touches nothing of ours any more)
   else reader.join();
 }
+
+// Out of descriptors, dial and listen failed with "goro: socket: Too many open files": neither
+// which call nor what to do. They now say so as accept does.
+GORO_CHILD("emfile dial") {
+  rlimit lim{256, 256};
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  return goro::run([]() -> int {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    std::vector<int> hogs;  // use up every remaining descriptor
+    for (int fd; (fd = ::dup(0)) >= 0;) hogs.push_back(fd);
+    int result = 0;
+    for (const char* op : {"dial", "listen"}) {
+      try {
+        if (op == std::string("dial")) net::dial(ln.address());
+        else net::listen("127.0.0.1:0");
+        result = 2;
+      } catch (const std::system_error& e) {
+        const std::string what = e.what();  // (no doctest assertions in a child process)
+        std::fprintf(stderr, "%s\n", what.c_str());
+        if (e.code() != std::errc::too_many_files_open) result = 3;
+        else if (what.find(std::string("goro: ") + op + " ") != 0 || what.find("RLIMIT_NOFILE") == std::string::npos)
+          result = 4;
+      }
+    }
+    for (int fd : hogs) ::close(fd);
+    return result;
+  });
+}
+
+TEST_CASE("EMFILE: dial and listen say which call ran out of descriptors and what to do") {
+  ChildResult r = run_child("emfile dial");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}

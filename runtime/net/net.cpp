@@ -45,9 +45,20 @@ std::string sock_name(int fd, bool peer) {
   return rc == 0 ? rt::net::to_string(reinterpret_cast<sockaddr*>(&ss)) : std::string();
 }
 
-std::shared_ptr<Socket> open_socket(int family) {
+// For `op` ("dial", "listen") on `address`: errors name them, and say what to do about a
+// descriptor limit, as accept's do.
+std::shared_ptr<Socket> open_socket(int family, const char* op, std::string_view address) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(rt::os::errno_now(), std::system_category(), "goro: socket");
+  if (fd < 0) {
+    const int err = rt::os::errno_now();
+    std::string what = std::string("goro: ") + op + " " + std::string(address);
+    if (err == EMFILE || err == ENFILE)
+      what += ": out of file descriptors (RLIMIT_NOFILE) for a new socket; close some connections "
+              "or raise the limit";
+    else
+      what += ": creating a socket";
+    throw std::system_error(err, std::system_category(), what);
+  }
   return std::make_shared<Socket>(fd);
 }
 
@@ -160,7 +171,7 @@ Listener listen(std::string_view address) {
   for (const rt::net::Endpoint& e : rt::net::resolve_listen(address)) {
     std::shared_ptr<Socket> s;
     try {
-      s = open_socket(e.family());
+      s = open_socket(e.family(), "listen", address);
     } catch (const std::system_error& err) {
       if (err.code() == std::errc::address_family_not_supported) continue;  // no IPv6 here
       throw;
@@ -331,7 +342,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
     for (const auto& l : local)
       if (l.family() == e.family()) bind_to = &l;
     if (!local.empty() && !bind_to) continue;
-    std::shared_ptr<Socket> s = open_socket(e.family());
+    std::shared_ptr<Socket> s = open_socket(e.family(), "dial", address);
     if (bind_to) {
       const Socket::Op setup(s);  // (a plain thread's syscalls must not outlive the runtime: Op)
       const int one = 1;  // many connections from one local address to many servers
