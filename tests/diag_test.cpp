@@ -153,6 +153,33 @@ TEST_CASE("a plain thread whose first goro call is with_cancel can wake a gorout
   });
 }
 
+// A plain thread blocked in a goro call since before run() started, and woken by the run, can
+// then wake a goroutine: it is using goro in this run. (Before the commit that added this test,
+// only calls made during the run registered a thread, and the detector reported a deadlock while
+// the woken thread worked on the reply main waited for.)
+TEST_CASE("a plain thread blocked in a goro call since before run can wake a goroutine once woken") {
+  goro::chan<int> request;
+  goro::chan<int> reply(1);  // buffered: the thread finishes even if run() has failed
+  std::atomic<bool> started{false};
+  std::thread server([&] {
+    started = true;
+    const int v = *request.recv();  // blocks before run() starts (most likely: see below)
+    std::this_thread::sleep_for(300ms);  // longer than the detector's grace period
+    reply.send(v + 1);
+  });
+  while (!started) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // so that recv has blocked (else this tests nothing)
+  goro::Config c;
+  c.procs = 2;
+  int answer = 0;
+  CHECK_NOTHROW(answer = goro::run(c, [&] {
+    request.send(41);
+    return *reply.recv();
+  }));
+  server.join();
+  CHECK(answer == 42);
+}
+
 // Runs each child; each must catch the deadlock_error its run() throws and exit 0. The children
 // set a 20 s alarm: the bugs these tests guard against are hangs.
 static void check_deadlock_reported(std::initializer_list<const char*> children) {

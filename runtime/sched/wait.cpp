@@ -17,6 +17,9 @@ void Waiter::block_with(RuntimeSection& section, WaitReason reason, UnlockFn unl
   }
   if (!unlock(nullptr, arg)) return;  // the wait was cancelled before it began
   while (thread_state_.load(std::memory_order_acquire) == 0) os::futex_wait(thread_state_, 0);
+  // Woken, perhaps by a run that started while it slept: the call began before that run and
+  // registered nothing in it, yet the thread may now wake a goroutine (deadlock detection).
+  note_plain_thread();
 }
 
 void block_forever(WaitReason reason) {
