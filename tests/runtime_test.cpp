@@ -45,6 +45,9 @@ TEST_CASE("run returns what main returns") {
     int x = 7;
     int& ref = goro::run(c, [&]() -> int& { return x; });
     CHECK(&ref == &x);
+    // An rvalue reference too (before the commit that added this, it did not compile).
+    int&& moved = goro::run(c, [&]() -> int&& { return std::move(x); });
+    CHECK(&moved == &x);
     bool ran = false;
     goro::run(c, [&] { ran = true; });
     CHECK(ran);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -98,7 +99,8 @@ class RunResult {  // what main() returned, carried out of run()
     if constexpr (std::is_void_v<R>) {
       f();
     } else if constexpr (std::is_reference_v<R>) {
-      value_ = &f();
+      R r = f();  // named, so that an rvalue reference (R = T&&) has an address too
+      value_ = std::addressof(r);
     } else {
       value_.emplace(f());
     }
