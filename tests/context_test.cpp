@@ -278,6 +278,44 @@ TEST_CASE("a context with a deadline dropped without cancel disarms its timer") 
   });
 }
 
+// Its done() channel can still be seen, though: a handle of it kept (a goroutine given only
+// ctx.done(), Go's `stop <-chan struct{}`) is closed at the deadline, or when its parent is
+// cancelled, as in Go. (Before the commit that added this test, the timer went with the context,
+// and a cancelled parent could no longer reach it: the waits below never ended, and run()
+// reported a deadlock.)
+TEST_CASE("a context dropped without cancel still closes a done() handle kept, at its deadline or with its parent") {
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      auto done = goro::chan<std::monostate>::nil();
+      {
+        auto [ctx, cancel] = goro::with_timeout(goro::background(), 5ms);
+        done = ctx.done();
+      }
+      CHECK(!done.recv());  // closed
+      // And a cancellation of its parent closes it, at any depth, before or after the drop.
+      auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+      std::vector<goro::chan<std::monostate>> kept;
+      for (int i = 0; i < 20; ++i) {
+        auto [child, cancel_child] = goro::with_timeout(parent, 1h);
+        auto grandchild = goro::with_cancel(child).first;
+        kept.push_back(i % 2 ? child.done() : grandchild.done());
+      }
+      for (int i = 0; i < 100; ++i) (void)goro::with_cancel(parent).first.done();  // not kept
+      auto [late, cancel_late] = goro::with_cancel(parent);
+      cancel_parent();
+      kept.push_back(late.done());
+      { auto dropped = std::move(late); }
+      for (auto& d : kept) CHECK(goro::select(goro::on_recv(d), goro::on_default([] {})) == 0);  // closed
+      // Dropped with nothing kept, its timer still goes at once.
+      for (int i = 0; i < 1000; ++i) {
+        auto dropped = goro::with_timeout(goro::background(), 1h);
+        (void)dropped;
+      }
+      CHECK(goro::rt::earliest_timer() == 0);
+    });
+  });
+}
+
 TEST_CASE("with_timeout: done after the timeout, with deadline_exceeded") {
   each_procs([](goro::Config c) {
     goro::run(c, [] {

@@ -18,7 +18,9 @@
 #include "os/spinlock.hpp"
 #include "sched/wait.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -26,6 +28,27 @@
 
 namespace goro {
 namespace detail {
+
+// A dropped context's done() channel that someone still holds (a goroutine given only
+// ctx.done(), Go's `stop <-chan struct{}`), with its deadline's timer if it has one (whose
+// function holds a handle too): a cancellation of an ancestor still closes it (leave_parent).
+struct Orphan {
+  chan<std::monostate> done;
+  std::optional<Timer> timer;
+
+  static long handles(const chan<std::monostate>& ch) {
+    return reinterpret_cast<const ChanHeader*>(ch.core())->refs.load(std::memory_order_acquire);
+  }
+  bool held() const { return handles(done) > (timer ? 2 : 1); }
+  void close() {
+    if (timer) timer->stop();
+    try {
+      done.close();
+    } catch (const closed_channel&) {  // by its deadline's timer, or by the program (finish)
+    }
+  }
+};
+constexpr std::size_t kPruneOrphansAt = 8;  // a prune is a pass over the list: not too often
 
 struct ContextNode : std::enable_shared_from_this<ContextNode> {
   std::shared_ptr<ContextNode> parent;  // nearest cancellable ancestor; null under background
@@ -37,14 +60,18 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   std::atomic<bool> settled{false};  // cancelled, and so is every descendant
   std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> children;
   std::optional<Timer> timer;
+  std::vector<Orphan> orphans;              // of dropped descendants: closed with this node
+  std::size_t prune_at = kPruneOrphansAt;  // of orphans nobody holds any more, as the list grows
 
   ~ContextNode() {
     // Dropped without cancel (no handle, no child holds it): nobody can see its deadline pass, so
     // its timer goes now rather than stay armed until then, keeping this memory (make_shared: the
     // timer's weak reference keeps the block) and counting as a possible waker for deadlock
-    // detection.
-    if (timer) timer->stop();
-    unlink_from_parent();
+    // detection. Unless a handle of done() is kept (done() is public): then the deadline must
+    // still close it, as Go's would, and the timer stays to do so (see with_deadline).
+    const bool done_held = !err && Orphan::handles(done) > (timer ? 2 : 1);
+    if (timer && !done_held) timer->stop();
+    leave_parent(done_held);
     // Dropping the last reference to a long chain of contexts frees its ancestors one by one:
     // do that in a loop here, not recursively through `parent`'s destructor, so the depth of a
     // chain is not limited by the stack. (No goroutine switch can happen in between.)
@@ -63,6 +90,43 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
       p.reset();  // may push p's parent
     }
     releasing = nullptr;
+  }
+
+  // Unlinks a dying node from its parent, handing the parent the done() channels that someone
+  // still holds: its own if `done_held` (with its timer), and its orphans. A parent already
+  // cancelled (its walk could not reach this dying node) closes them now. Without a parent
+  // nothing can cancel them any more; their deadlines' timers still close them.
+  void leave_parent(bool done_held) {
+    if (!parent) return;
+    std::vector<Orphan> held;
+    held.swap(orphans);  // no lock: every child that could add to it is gone
+    if (done_held) held.push_back({done, std::move(timer)});
+    std::vector<Orphan> pruned;
+    bool close_now = false;
+    {
+      std::lock_guard guard(parent->lock);
+      parent->children.erase(this);
+      if (!held.empty()) {
+        close_now = static_cast<bool>(parent->err);
+        if (!close_now) parent->adopt(held, pruned);
+      }
+    }
+    for (auto& o : pruned)
+      if (o.timer) o.timer->stop();
+    if (close_now)
+      for (auto& o : held) o.close();
+  }
+
+  // Under the lock. Moves out, to `pruned`, the orphans nobody holds any more (their timers are
+  // to be stopped after the unlock), once the list has doubled since the last prune.
+  void adopt(std::vector<Orphan>& held, std::vector<Orphan>& pruned) {
+    if (orphans.size() >= prune_at) {
+      auto gone = std::partition(orphans.begin(), orphans.end(), [](const Orphan& o) { return o.held(); });
+      std::move(gone, orphans.end(), std::back_inserter(pruned));
+      orphans.erase(gone, orphans.end());
+      prune_at = std::max(kPruneOrphansAt, 2 * orphans.size());
+    }
+    std::move(held.begin(), held.end(), std::back_inserter(orphans));
   }
 
   void unlink_from_parent() {
@@ -108,6 +172,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   bool finish(std::error_code why, std::vector<std::shared_ptr<ContextNode>>& out) {
     std::unordered_map<ContextNode*, std::weak_ptr<ContextNode>> kids;
     std::optional<Timer> t;
+    std::vector<Orphan> held;
     {
       std::lock_guard guard(lock);
       if (err) return false;  // already done: done() is closed exactly once
@@ -120,8 +185,10 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
       }
       kids.swap(children);
       t.swap(timer);
+      held.swap(orphans);
     }
     if (t) t->stop();
+    for (auto& o : held) o.close();
     for (auto& [raw, weak] : kids)
       if (auto child = weak.lock()) out.push_back(std::move(child));
     return true;
@@ -202,8 +269,16 @@ std::pair<Context, std::function<void()>> with_deadline(Context parent, time_poi
   }
   if (ctx.err()) return {std::move(ctx), std::move(cancel)};  // cancelled with its parent: no timer
   std::weak_ptr<ContextNode> weak = ctx.node_;
-  Timer timer = after_func(t - now, [weak] {
-    if (auto node = weak.lock()) node->cancel(errc::deadline_exceeded, true);
+  // With the node gone, a kept handle of done() may still wait (~ContextNode): close it alone.
+  Timer timer = after_func(t - now, [weak, done = ctx.node_->done] {
+    if (auto node = weak.lock()) {
+      node->cancel(errc::deadline_exceeded, true);
+      return;
+    }
+    try {
+      done.close();
+    } catch (const closed_channel&) {  // the program closed it itself (see finish)
+    }
   });
   {
     std::lock_guard guard(ctx.node_->lock);
