@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include "chan/chan.hpp"
+#include "time/timers.hpp"
 
 #include <goro/chan.hpp>
 #include <goro/select.hpp>
@@ -370,6 +371,34 @@ TEST_CASE("a send case converts its value to the channel's element type, as send
     CHECK(s.recv() == "hi");
     CHECK(l.recv() == 5L);
     CHECK(handled);
+  });
+}
+
+// A case may be made before the select, from a temporary channel (goro::after, a function that
+// returns a channel): the case keeps that channel alive. (Before the commit that added this test,
+// it kept only a pointer, and the select used a freed channel: the timer below was freed with
+// its channel, and a select like the ones below could report a deadlock or crash.)
+TEST_CASE("a case made from a temporary channel keeps it alive until the select") {
+  goro::run([] {
+    {
+      auto later = goro::on_recv(goro::after(std::chrono::hours(1)));
+      CHECK(goro::rt::earliest_timer() != 0);  // a handle of its channel is kept: still pending
+    }
+    CHECK(goro::rt::earliest_timer() == 0);  // the case gone, so is the timer
+    auto timeout = goro::on_recv(goro::after(std::chrono::milliseconds(1)));
+    chan<int> never;
+    CHECK(goro::select(goro::on_recv(never), std::move(timeout)) == 1);
+    const auto ready = [] {
+      chan<int> ch(1);
+      ch.send(7);
+      return ch;
+    };
+    int got = 0;
+    auto recv = goro::on_recv(ready(), [&](std::optional<int> v) { got = *v; });
+    CHECK(goro::select(goro::on_recv(never), std::move(recv)) == 1);
+    CHECK(got == 7);
+    auto send = goro::on_send(chan<int>(1), 1);
+    CHECK(goro::select(goro::on_recv(never), std::move(send)) == 1);
   });
 }
 

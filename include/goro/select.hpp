@@ -46,6 +46,7 @@ struct RecvCase {
   ChanCore* chan;
   F handler;
   alignas(T) unsigned char slot[kStoresNothing<T> ? 1 : sizeof(T)];
+  goro::chan<T> owned = goro::chan<T>::nil();  // a temporary channel the case was made from
 
   SelectCase erase() { return {chan, kStoresNothing<T> ? nullptr : slot, false}; }
   void finish(Recv r) {
@@ -68,6 +69,7 @@ struct SendCase {
   ChanCore* chan;
   T value;
   F handler;
+  goro::chan<T> owned = goro::chan<T>::nil();  // as RecvCase's
 
   SelectCase erase() { return {chan, std::addressof(value), true}; }
   void finish(Recv) { handler(); }
@@ -85,13 +87,23 @@ inline constexpr bool is_default<DefaultCase<F>> = true;
 
 }  // namespace detail
 
+// A case made from a temporary channel (goro::after(d), a function's result) holds it, so that
+// the case may be made before the select; one made from a named channel only points to it.
 template <class T, class F>
 auto on_recv(const chan<T>& ch, F f) {
   return detail::RecvCase<T, F>{ch.core(), std::move(f), {}};
 }
+template <class T, class F>
+auto on_recv(chan<T>&& ch, F f) {
+  return detail::RecvCase<T, F>{ch.core(), std::move(f), {}, std::move(ch)};
+}
 template <class T>
 auto on_recv(const chan<T>& ch) {
   return detail::RecvCase<T, detail::NoHandler>{ch.core(), {}, {}};
+}
+template <class T>
+auto on_recv(chan<T>&& ch) {
+  return detail::RecvCase<T, detail::NoHandler>{ch.core(), {}, {}, std::move(ch)};
 }
 // T comes from the channel alone: v converts to it as for ch.send(v) ("text" into a
 // chan<std::string>).
@@ -99,9 +111,17 @@ template <class T, class F>
 auto on_send(const chan<T>& ch, std::type_identity_t<T> v, F f) {
   return detail::SendCase<T, F>{ch.core(), std::move(v), std::move(f)};
 }
+template <class T, class F>
+auto on_send(chan<T>&& ch, std::type_identity_t<T> v, F f) {
+  return detail::SendCase<T, F>{ch.core(), std::move(v), std::move(f), std::move(ch)};
+}
 template <class T>
 auto on_send(const chan<T>& ch, std::type_identity_t<T> v) {
   return detail::SendCase<T, detail::NoHandler>{ch.core(), std::move(v), {}};
+}
+template <class T>
+auto on_send(chan<T>&& ch, std::type_identity_t<T> v) {
+  return detail::SendCase<T, detail::NoHandler>{ch.core(), std::move(v), {}, std::move(ch)};
 }
 template <class F>
 auto on_default(F f) {
