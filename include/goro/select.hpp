@@ -41,12 +41,16 @@ struct NoHandler {
   void operator()(A&&...) const {}
 };
 
-template <class T, class F>
+// What a case keeps of its channel: nothing (made from a named channel, it only points to it),
+// or the handle of a temporary one (Owner = chan<T>).
+struct Unowned {};
+
+template <class T, class F, class Owner = Unowned>
 struct RecvCase {
   ChanCore* chan;
   F handler;
   alignas(T) unsigned char slot[kStoresNothing<T> ? 1 : sizeof(T)];
-  goro::chan<T> owned = goro::chan<T>::nil();  // a temporary channel the case was made from
+  [[no_unique_address]] Owner owned{};
 
   SelectCase erase() { return {chan, kStoresNothing<T> ? nullptr : slot, false}; }
   void finish(Recv r) {
@@ -64,12 +68,12 @@ struct RecvCase {
   }
 };
 
-template <class T, class F>
+template <class T, class F, class Owner = Unowned>
 struct SendCase {
   ChanCore* chan;
   T value;
   F handler;
-  goro::chan<T> owned = goro::chan<T>::nil();  // as RecvCase's
+  [[no_unique_address]] Owner owned{};
 
   SelectCase erase() { return {chan, std::addressof(value), true}; }
   void finish(Recv) { handler(); }
@@ -88,14 +92,15 @@ inline constexpr bool is_default<DefaultCase<F>> = true;
 }  // namespace detail
 
 // A case made from a temporary channel (goro::after(d), a function's result) holds it, so that
-// the case may be made before the select; one made from a named channel only points to it.
+// the case may be made before the select; one made from a named channel only points to it, and
+// costs nothing more.
 template <class T, class F>
 auto on_recv(const chan<T>& ch, F f) {
   return detail::RecvCase<T, F>{ch.core(), std::move(f), {}};
 }
 template <class T, class F>
 auto on_recv(chan<T>&& ch, F f) {
-  return detail::RecvCase<T, F>{ch.core(), std::move(f), {}, std::move(ch)};
+  return detail::RecvCase<T, F, chan<T>>{ch.core(), std::move(f), {}, std::move(ch)};
 }
 template <class T>
 auto on_recv(const chan<T>& ch) {
@@ -103,7 +108,7 @@ auto on_recv(const chan<T>& ch) {
 }
 template <class T>
 auto on_recv(chan<T>&& ch) {
-  return detail::RecvCase<T, detail::NoHandler>{ch.core(), {}, {}, std::move(ch)};
+  return detail::RecvCase<T, detail::NoHandler, chan<T>>{ch.core(), {}, {}, std::move(ch)};
 }
 // T comes from the channel alone: v converts to it as for ch.send(v) ("text" into a
 // chan<std::string>).
@@ -113,7 +118,7 @@ auto on_send(const chan<T>& ch, std::type_identity_t<T> v, F f) {
 }
 template <class T, class F>
 auto on_send(chan<T>&& ch, std::type_identity_t<T> v, F f) {
-  return detail::SendCase<T, F>{ch.core(), std::move(v), std::move(f), std::move(ch)};
+  return detail::SendCase<T, F, chan<T>>{ch.core(), std::move(v), std::move(f), std::move(ch)};
 }
 template <class T>
 auto on_send(const chan<T>& ch, std::type_identity_t<T> v) {
@@ -121,7 +126,7 @@ auto on_send(const chan<T>& ch, std::type_identity_t<T> v) {
 }
 template <class T>
 auto on_send(chan<T>&& ch, std::type_identity_t<T> v) {
-  return detail::SendCase<T, detail::NoHandler>{ch.core(), std::move(v), {}, std::move(ch)};
+  return detail::SendCase<T, detail::NoHandler, chan<T>>{ch.core(), std::move(v), {}, std::move(ch)};
 }
 template <class F>
 auto on_default(F f) {
