@@ -122,6 +122,7 @@ TEST_CASE("with_cancel: cancel closes done() once, sets err(); cancelling twice 
     CHECK(ctx.err().message() == "context canceled");
     CHECK(ctx.err().category().name() == std::string("goro.context"));
     CHECK(ctx.err() != std::errc::timed_out);
+    CHECK(ctx.err() == std::errc::operation_canceled);  // equivalent to the portable condition
     cancel();  // again: no effect, no exception (a second close would throw)
     cancel();
     CHECK(ctx.err() == goro::errc::canceled);
@@ -336,6 +337,7 @@ TEST_CASE("with_timeout: done after the timeout, with deadline_exceeded") {
       CHECK(Clock::now() >= before + 20ms);
       CHECK(ctx.err() == goro::errc::deadline_exceeded);
       CHECK(ctx.err() == std::errc::timed_out);  // equivalent to the portable condition
+      CHECK(ctx.err() != std::errc::operation_canceled);
       CHECK(ctx.err().message() == "context deadline exceeded");
       cancel();  // afterwards: the reason stays
       CHECK(ctx.err() == goro::errc::deadline_exceeded);

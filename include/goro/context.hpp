@@ -26,7 +26,7 @@
 namespace goro {
 
 enum class errc {
-  canceled = 1,           // "context canceled"
+  canceled = 1,           // "context canceled"; equivalent to std::errc::operation_canceled
   deadline_exceeded = 2,  // "context deadline exceeded"; equivalent to std::errc::timed_out
 };
 
@@ -58,7 +58,8 @@ Context background();
 std::pair<Context, std::function<void()>> with_cancel(Context parent);
 std::pair<Context, std::function<void()>> with_deadline(Context parent, time_point t);
 std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::nanoseconds d);
-// Any unit, saturated rather than overflowing (goro/time.hpp): seconds::max() means no deadline.
+// Any unit, saturated rather than overflowing (goro/time.hpp): seconds::max() gives the deadline
+// time_point::max(), which never passes.
 template <class Rep, class Period>
 std::pair<Context, std::function<void()>> with_timeout(Context parent, std::chrono::duration<Rep, Period> d) {
   return with_timeout(std::move(parent), detail::saturated_ns(d));

@@ -210,6 +210,7 @@ struct Category : std::error_category {
   }
   std::error_condition default_error_condition(int e) const noexcept override {
     if (static_cast<errc>(e) == errc::deadline_exceeded) return std::errc::timed_out;
+    if (static_cast<errc>(e) == errc::canceled) return std::errc::operation_canceled;
     return {e, *this};
   }
 };
