@@ -156,6 +156,8 @@ decltype(auto) run(F&& main) {
 // caller whenever the optimizer turned the call to go() into a jump.)
 template <class F, class... Args>
 [[gnu::always_inline]] inline void go(F&& f, Args&&... args) {
+  static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                "goro::go(f, args...): f must be callable with (decay-copied) args, as for std::thread");
   detail::check_callable(f, "goro: go of a null function");
   detail::TaskSlot* slot = detail::spawn_begin();
   try {

@@ -54,6 +54,9 @@ struct RecvCase {
 
   SelectCase erase() { return {chan, kStoresNothing<T> ? nullptr : slot, false}; }
   void finish(Recv r) {
+    static_assert(std::is_invocable_v<F&, std::optional<T>> || std::is_invocable_v<F&>,
+                  "goro::on_recv(ch, handler): handler must take std::optional<T> (by value, const& or "
+                  "&&) or nothing");
     std::optional<T> value;
     if (r == Recv::value) {
       if constexpr (kStoresNothing<T>) {
@@ -64,7 +67,7 @@ struct RecvCase {
       }
     }
     if constexpr (std::is_invocable_v<F&, std::optional<T>>) handler(std::move(value));
-    else handler();
+    else if constexpr (std::is_invocable_v<F&>) handler();
   }
 };
 
@@ -76,7 +79,10 @@ struct SendCase {
   [[no_unique_address]] Owner owned{};
 
   SelectCase erase() { return {chan, std::addressof(value), true}; }
-  void finish(Recv) { handler(); }
+  void finish(Recv) {
+    static_assert(std::is_invocable_v<F&>, "goro::on_send(ch, v, handler): handler must take nothing");
+    handler();
+  }
 };
 
 template <class F>
