@@ -13,9 +13,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -139,6 +141,20 @@ TEST_CASE("fairness: sixteen always-ready cases are each chosen a sixteenth of t
     CHECK_MESSAGE(chi2 < 37.697,  // chi-square, 15 degrees of freedom, 0.1% level
                   "counts " << seen << "chi2 " << chi2);
   });
+}
+
+// As go() and after_func(): a null handler is refused where the case is made, not called later.
+TEST_CASE("a null handler is refused with invalid_argument") {
+  chan<int> ch(1);
+  void (*null_recv)(std::optional<int>) = nullptr;
+  void (*null_fn)() = nullptr;
+  std::function<void()> empty;
+  CHECK_THROWS_AS(goro::on_recv(ch, null_recv), std::invalid_argument);
+  CHECK_THROWS_AS(goro::on_recv(chan<int>(1), null_recv), std::invalid_argument);
+  CHECK_THROWS_AS(goro::on_send(ch, 1, null_fn), std::invalid_argument);
+  CHECK_THROWS_AS(goro::on_send(chan<int>(1), 1, empty), std::invalid_argument);
+  CHECK_THROWS_AS(goro::on_default(empty), std::invalid_argument);
+  CHECK_NOTHROW(goro::on_recv(ch, [](std::optional<int>) {}));
 }
 
 TEST_CASE("nil channels never fire; a select with nothing that can fire blocks forever") {

@@ -16,6 +16,7 @@
 // thread by then. Keep per-goroutine state in the goroutine (locals, captures) instead.
 #pragma once
 
+#include <goro/detail/callable.hpp>
 #include <goro/detail/task.hpp>
 
 #include <cstddef>
@@ -74,22 +75,6 @@ TaskSlot* spawn_begin();
 void spawn_cancel(TaskSlot* slot) noexcept;
 bool enter_blocking() noexcept;  // false on a plain thread (nothing to do)
 void exit_blocking() noexcept;
-
-template <class>
-inline constexpr bool is_std_function = false;
-template <class Signature>
-inline constexpr bool is_std_function<std::function<Signature>> = true;
-
-// Throws std::invalid_argument(message) if f is a null function pointer, member pointer or an
-// empty std::function: go() and after_func() check at the call, as Go's `go` of a nil func
-// panics at the go statement, rather than fail later in a goroutine nobody waits for (a crash,
-// or bad_function_call stopping the runtime). Any other callable is always something.
-template <class F>
-void check_callable(const F& f, const char* message) {
-  using D = std::remove_cvref_t<F>;
-  if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> || is_std_function<D>)
-    if (!f) throw std::invalid_argument(message);
-}
 
 template <class R>
 class RunResult {  // what main() returned, carried out of run()

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <goro/chan.hpp>
+#include <goro/detail/callable.hpp>
 
 #include <array>
 #include <cstddef>
@@ -102,10 +103,12 @@ inline constexpr bool is_default<DefaultCase<F>> = true;
 // costs nothing more.
 template <class T, class F>
 auto on_recv(const chan<T>& ch, F f) {
+  detail::check_callable(f, "goro: on_recv with a null handler");
   return detail::RecvCase<T, F>{ch.core(), std::move(f), {}};
 }
 template <class T, class F>
 auto on_recv(chan<T>&& ch, F f) {
+  detail::check_callable(f, "goro: on_recv with a null handler");
   return detail::RecvCase<T, F, chan<T>>{ch.core(), std::move(f), {}, std::move(ch)};
 }
 template <class T>
@@ -120,10 +123,12 @@ auto on_recv(chan<T>&& ch) {
 // chan<std::string>).
 template <class T, class F>
 auto on_send(const chan<T>& ch, std::type_identity_t<T> v, F f) {
+  detail::check_callable(f, "goro: on_send with a null handler");
   return detail::SendCase<T, F>{ch.core(), std::move(v), std::move(f)};
 }
 template <class T, class F>
 auto on_send(chan<T>&& ch, std::type_identity_t<T> v, F f) {
+  detail::check_callable(f, "goro: on_send with a null handler");
   return detail::SendCase<T, F, chan<T>>{ch.core(), std::move(v), std::move(f), std::move(ch)};
 }
 template <class T>
@@ -136,6 +141,7 @@ auto on_send(chan<T>&& ch, std::type_identity_t<T> v) {
 }
 template <class F>
 auto on_default(F f) {
+  detail::check_callable(f, "goro: on_default with a null handler");
   return detail::DefaultCase<F>{std::move(f)};
 }
 
