@@ -7,6 +7,7 @@
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -201,6 +202,32 @@ TEST_CASE("run returns, and reports a failure, while a goroutine polls with yiel
       goro::go([] { throw std::runtime_error("boom"); });
       park_forever();
     }), std::runtime_error);
+  });
+}
+
+// Plain threads spawn into the global queue, which grows with its lock released (globalq.hpp):
+// pushes racing a growth, or another growth, lose and duplicate nothing.
+TEST_CASE("goroutines spawned from many plain threads at once each run exactly once") {
+  each_procs([](goro::Config c) {
+    constexpr int kThreads = 4, kEach = 20000;
+    std::vector<std::atomic<int>> runs(kThreads * kEach);
+    std::atomic<long> ran{0};
+    goro::run(c, [&] {
+      std::vector<std::thread> spawners;
+      for (int t = 0; t < kThreads; ++t)
+        spawners.emplace_back([&, t] {
+          for (int i = 0; i < kEach; ++i)
+            goro::go([&, k = t * kEach + i] {
+              runs[static_cast<std::size_t>(k)]++;
+              ++ran;
+            });
+        });
+      goro::blocking([&] {
+        for (auto& th : spawners) th.join();
+      });
+      wait_for(ran, kThreads * kEach);
+    });
+    CHECK(std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& n) { return n == 1; }));
   });
 }
 
