@@ -32,20 +32,29 @@ namespace detail {
 // A dropped context's done() channel that someone still holds (a goroutine given only
 // ctx.done(), Go's `stop <-chan struct{}`), with its deadline's timer if it has one (whose
 // function holds a handle too): a cancellation of an ancestor still closes it (leave_parent).
+// Closes a context's done(). The program may have closed it itself (a handle to it is public),
+// or a deadline's timer may have: it is closed all the same, and whoever closes goes on.
+void close_done(const chan<std::monostate>& done) {
+  try {
+    done.close();
+  } catch (const closed_channel&) {
+  }
+}
+
+// Whether handles of done() exist besides its context's own and its deadline timer's.
+bool done_held_elsewhere(const chan<std::monostate>& done, bool has_timer) {
+  return reinterpret_cast<const ChanHeader*>(done.core())->refs.load(std::memory_order_acquire) >
+         (has_timer ? 2 : 1);
+}
+
 struct Orphan {
   chan<std::monostate> done;
   std::optional<Timer> timer;
 
-  static long handles(const chan<std::monostate>& ch) {
-    return reinterpret_cast<const ChanHeader*>(ch.core())->refs.load(std::memory_order_acquire);
-  }
-  bool held() const { return handles(done) > (timer ? 2 : 1); }
+  bool held() const { return done_held_elsewhere(done, timer.has_value()); }
   void close() {
     if (timer) timer->stop();
-    try {
-      done.close();
-    } catch (const closed_channel&) {  // by its deadline's timer, or by the program (finish)
-    }
+    close_done(done);
   }
 };
 constexpr std::size_t kPruneOrphansAt = 8;  // a prune is a pass over the list: not too often
@@ -69,7 +78,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     // timer's weak reference keeps the block) and counting as a possible waker for deadlock
     // detection. Unless a handle of done() is kept (done() is public): then the deadline must
     // still close it, as Go's would, and the timer stays to do so (see with_deadline).
-    const bool done_held = !err && Orphan::handles(done) > (timer ? 2 : 1);
+    const bool done_held = !err && done_held_elsewhere(done, timer.has_value());
     if (timer && !done_held) timer->stop();
     leave_parent(done_held);
     // Dropping the last reference to a long chain of contexts frees its ancestors one by one:
@@ -177,12 +186,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
       std::lock_guard guard(lock);
       if (err) return false;  // already done: done() is closed exactly once
       err = why;
-      try {
-        done.close();
-      } catch (const closed_channel&) {
-        // The program closed done() itself (a handle to it is public): it is closed all the same,
-        // and the walk must go on, or this subtree stays live and never settles.
-      }
+      close_done(done);  // even if the program closed it: else this subtree never settles
       kids.swap(children);
       t.swap(timer);
       held.swap(orphans);
@@ -272,14 +276,8 @@ std::pair<Context, std::function<void()>> with_deadline(Context parent, time_poi
   std::weak_ptr<ContextNode> weak = ctx.node_;
   // With the node gone, a kept handle of done() may still wait (~ContextNode): close it alone.
   Timer timer = after_func(t - now, [weak, done = ctx.node_->done] {
-    if (auto node = weak.lock()) {
-      node->cancel(errc::deadline_exceeded, true);
-      return;
-    }
-    try {
-      done.close();
-    } catch (const closed_channel&) {  // the program closed it itself (see finish)
-    }
+    if (auto node = weak.lock()) node->cancel(errc::deadline_exceeded, true);
+    else detail::close_done(done);
   });
   {
     std::lock_guard guard(ctx.node_->lock);
