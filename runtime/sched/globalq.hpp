@@ -11,9 +11,10 @@
 // here once per 61 slices, or once per batch of up to 128 goroutines — so the lock is short and
 // rarely contended. Growing allocates the new ring, and frees the old, without the lock: a
 // goroutine spawning a million others grows it to 8 MiB, milliseconds of page faults that every
-// P looking for work would otherwise spin through. (moodycamel's lock-free queue was the first candidate: it synchronizes
-// through std::atomic_thread_fence, which ThreadSanitizer cannot see, so every hand-off through
-// it reads as a race and the sanitized test suite could not vouch for anything downstream.)
+// P looking for work would otherwise spin through. (moodycamel's lock-free queue was the first
+// candidate: it synchronizes through std::atomic_thread_fence, which ThreadSanitizer cannot see,
+// so every hand-off through it reads as a race and the sanitized test suite could not vouch for
+// anything downstream.)
 //
 // `size_` can be read without the lock. It changes with seq_cst read-modify-writes after the
 // ring does, which makes a push the StoreLoad barrier between "work was submitted" and
@@ -23,7 +24,6 @@
 #include "os/spinlock.hpp"
 #include "sched/g.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -74,8 +74,7 @@ class GlobalQueue {
     std::size_t cap = cap_;
     while (cap < need) cap *= 2;
     lock.unlock();
-    auto ring = std::make_unique_for_overwrite<G*[]>(cap);
-    std::fill_n(ring.get(), cap, nullptr);  // its pages are faulted in here
+    auto ring = std::make_unique<G*[]>(cap);  // zeroed: its pages are faulted in here
     lock.lock();
     if (cap > cap_) {  // else another push grew it meanwhile
       for (std::size_t i = 0; i < count_; ++i) ring[i] = ring_[(head_ + i) % cap_];
