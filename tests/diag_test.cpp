@@ -185,10 +185,7 @@ TEST_CASE("a plain thread blocked in a goro call since before run can wake a gor
 static void check_deadlock_reported(std::initializer_list<const char*> children) {
   for (const char* child : children) {
     CAPTURE(child);
-    ChildResult r = run_child(child);
-    INFO(r.err);
-    CHECK(r.signal == 0);  // SIGALRM: run() hung instead of reporting the deadlock
-    CHECK(r.exit_code == 0);
+    CHECK_CHILD_SUCCEEDS(child);  // SIGALRM: run() hung instead of reporting the deadlock
   }
 }
 

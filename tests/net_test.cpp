@@ -647,9 +647,7 @@ GORO_CHILD("emfile") {
 }
 
 TEST_CASE("EMFILE: accept reports the descriptor limit clearly and keeps serving") {
-  ChildResult r = run_child("emfile");
-  INFO(r.err);
-  CHECK(r.exit_code == 0);
+  CHECK_CHILD_SUCCEEDS("emfile");
 }
 
 TEST_CASE("dial: refused, bad addresses, and a context that is cancelled or times out") {
@@ -1187,10 +1185,7 @@ GORO_CHILD("no epoll_pwait2") {
 }
 
 TEST_CASE("the poller works where epoll_pwait2 is missing (Linux before 5.11)") {
-  ChildResult r = run_child("no epoll_pwait2");
-  INFO(r.err);
-  CHECK(r.signal == 0);
-  CHECK(r.exit_code == 0);
+  CHECK_CHILD_SUCCEEDS("no epoll_pwait2");
 }
 
 // Holds a plain thread in a SIGUSR1 handler while it sleeps on a socket, so that a test can act
@@ -1379,7 +1374,5 @@ GORO_CHILD("emfile dial") {
 }
 
 TEST_CASE("EMFILE: dial and listen say which call ran out of descriptors and what to do") {
-  ChildResult r = run_child("emfile dial");
-  INFO(r.err);
-  CHECK(r.exit_code == 0);
+  CHECK_CHILD_SUCCEEDS("emfile dial");
 }

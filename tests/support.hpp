@@ -156,6 +156,16 @@ struct ChildResult {
 };
 // Runs `--child name` with extra environment variables ("NAME=value").
 ChildResult run_child(const std::string& name, const std::vector<std::string>& env = {});
+// Runs a child as run_child does and checks that it exited with status 0 (a signal, such as a
+// child's alarm going off on a hang, fails the check), showing the child's stderr if not. A macro,
+// so that a failure names the test's line.
+#define CHECK_CHILD_SUCCEEDS(...)                                                       \
+  do {                                                                                  \
+    const ::goro_test::ChildResult child_result_ = ::goro_test::run_child(__VA_ARGS__); \
+    INFO(child_result_.err);                                                            \
+    CHECK(child_result_.signal == 0);                                                   \
+    CHECK(child_result_.exit_code == 0);                                                \
+  } while (false)
 
 // Parks the calling goroutine with no one to wake it (test wait reason).
 void park_forever();

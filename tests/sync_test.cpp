@@ -1875,10 +1875,7 @@ GORO_CHILD("rwmutex-gone-writer-unlocks-for-a-next-writer") {
 }
 
 TEST_CASE("an RWMutex writer abandoned while a reader leaves unlocks for a next writer without hanging the end of the run") {
-  ChildResult r = run_child("rwmutex-gone-writer-unlocks-for-a-next-writer");
-  INFO(r.err);
-  CHECK(r.signal == 0);
-  CHECK(r.exit_code == 0);
+  CHECK_CHILD_SUCCEEDS("rwmutex-gone-writer-unlocks-for-a-next-writer");
 }
 
 TEST_CASE("an RWMutex writer let in by the last reader but abandoned before it ran unlocks") {
@@ -2191,8 +2188,5 @@ GORO_CHILD("mutex-locked-by-a-goroutine-of-an-ended-run") {
 }
 
 TEST_CASE("Mutex: locking one whose holder belonged to a run that has ended") {
-  ChildResult r = run_child("mutex-locked-by-a-goroutine-of-an-ended-run");
-  INFO(r.err);
-  CHECK(r.signal == 0);
-  CHECK(r.exit_code == 0);
+  CHECK_CHILD_SUCCEEDS("mutex-locked-by-a-goroutine-of-an-ended-run");
 }
