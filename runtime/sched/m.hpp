@@ -16,7 +16,9 @@ namespace goro::rt {
 
 struct P;
 
-struct M {
+// On lines of its own, as G and P: its thread writes in_runtime twice per channel operation and
+// curg at every switch, and a neighbour on a shared line (another M) would bounce with them.
+struct alignas(64) M {
   explicit M(unsigned index) : id(index) {}
 
   const unsigned id;
