@@ -7,6 +7,7 @@
 #include "sched/sched.hpp"
 #include "sched/settle.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -166,20 +167,29 @@ using namespace rt;
 
 namespace {
 
-// A channel's memory: the header, then its buffer of `capacity` elements.
+// A channel's memory: the header, then its buffer of `capacity` elements. A buffered channel
+// owns whole cache lines: its header (the lock, the indices) is written by every core that uses
+// it, and a neighbour on a shared line would bounce with it. (Unbuffered ones stay small: there
+// are many more of them, and they fit chan_memory_get's cached blocks.)
 struct ChanLayout {
+  static constexpr std::size_t kCacheLine = 64;
   std::size_t header, bytes, align;
   ChanLayout(const ElemOps* ops, std::size_t capacity)
       : header(header_bytes(ops)),
         bytes(header + (ops->size ? capacity * ops->size : 0)),
-        align(ops->align > alignof(Chan) ? ops->align : alignof(Chan)) {}
+        align(std::max(ops->align, alignof(Chan))) {
+    if (ops->size && capacity) {
+      align = std::max(align, kCacheLine);
+      bytes = (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+    }
+  }
 
   static std::size_t header_bytes(const ElemOps* ops) {
     return (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
   }
   // Whether `bytes` can be counted at all (Go's makechan: "size out of range").
   static bool fits(const ElemOps* ops, std::size_t capacity) {
-    return !ops->size || capacity <= (SIZE_MAX - header_bytes(ops)) / ops->size;
+    return !ops->size || capacity <= (SIZE_MAX - header_bytes(ops) - kCacheLine) / ops->size;
   }
 };
 
