@@ -101,14 +101,15 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     releasing = nullptr;
   }
 
-  // Unlinks a dying node from its parent, handing the parent the done() channels that someone
-  // still holds: its own if `done_held` (with its timer), and its orphans. A parent already
-  // cancelled (its walk could not reach this dying node) closes them now. Without a parent
-  // nothing can cancel them any more; their deadlines' timers still close them.
+  // Unlinks this node from its parent: a cancelled node (whose orphans finish() has closed), or a
+  // dying one, which hands the parent the done() channels that someone still holds: its own if
+  // `done_held` (with its timer), and its orphans. A parent already cancelled (its walk could
+  // not reach this dying node) closes them now. Without a parent nothing can cancel them any
+  // more; their deadlines' timers still close them.
   void leave_parent(bool done_held) {
     if (!parent) return;
     std::vector<Orphan> held;
-    held.swap(orphans);  // no lock: every child that could add to it is gone
+    held.swap(orphans);  // no lock: no child adds to it any more (all gone, or we are cancelled)
     if (done_held) held.push_back({done, std::move(timer)});
     std::vector<Orphan> pruned;
     bool close_now = false;
@@ -138,12 +139,6 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     std::move(held.begin(), held.end(), std::back_inserter(orphans));
   }
 
-  void unlink_from_parent() {
-    if (!parent) return;
-    std::lock_guard guard(parent->lock);
-    parent->children.erase(this);
-  }
-
   void cancel(std::error_code why, bool unlink) {
     // Iterative, not recursive: a deep tree must not exhaust the canceller's stack.
     std::vector<std::shared_ptr<ContextNode>> descendants;
@@ -167,7 +162,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
       auto& list = child->finish(why, descendants) ? settle.ours : settle.theirs;
       list.push_back(std::move(child));
     }
-    if (unlink) unlink_from_parent();
+    if (unlink) leave_parent(false);
   }
 
   // Waits out another canceller's walk. Not at a scheduling point (no goro::yield): a goroutine
