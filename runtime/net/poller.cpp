@@ -130,8 +130,8 @@ void Poller::close(PollDesc* pd) {
   {
     std::lock_guard lock(pd->lock);  // see set_deadline
     for (TimerEntry* t : {&pd->rtimer, &pd->wtimer}) {
+      disarm(t);  // then bump seq, as set_deadline does
       t->seq.fetch_add(1);
-      disarm(t);
     }
   }
   for (auto* gate : {&pd->rg, &pd->wg})
@@ -212,8 +212,11 @@ void Poller::set_deadline(PollDesc* pd, std::int64_t when, bool read, bool write
     // (Timers fire without their heap's lock held, so this lock may be taken around the heap's.)
     std::lock_guard lock(pd->lock);
     (is_read ? pd->rd : pd->wd) = value;
-    t.seq.fetch_add(1, std::memory_order_acq_rel);  // a fire already in flight is now stale
+    // Disarm first, then bump seq, as a Timer's stop does (time/timer.cpp): a fire popped before
+    // the disarm recorded the old seq and is now stale, while bumping first would let a pop in
+    // between record the new one and time out the deadline being set.
     disarm(&t);
+    t.seq.fetch_add(1, std::memory_order_acq_rel);
     if (value > 0 && !pd->closing.load(std::memory_order_seq_cst)) {
       t.when = value;
       arm(&t);
