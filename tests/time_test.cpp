@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 #include "chan/chan.hpp"
+#include "sched/sched.hpp"
 #include "time/heap.hpp"
 #include "time/timers.hpp"
 
@@ -1110,6 +1111,48 @@ TEST_CASE("a plain thread stops and resets a timer while run returns") {
       for (int i = 0; i < round % 8; ++i) goro::yield();
     });
     t.join();
+    CHECK_FALSE(timer->channel().try_recv().has_value());
+  }
+}
+
+// While run() is stopping, a plain thread's stop() or reset() cannot reach the timer's heap
+// (time/timers.cpp disarm): the entry stays armed until teardown drops it. A worker may still
+// run that heap meanwhile — one past its last look at `stopping`, or a goroutine still running
+// on another P — and pop the entry once it is due; that fire must do nothing, or a value from
+// before stop() or reset() would wait in the channel. Here the plain thread keeps the runtime
+// from tearing down (an ExternalScope taken before main returns) and runs the heaps itself, as
+// such a worker would, with every deadline past. (goro at caa5eb8 delivered the value: stop()
+// gave the entry the new seq while it was still in the heap, so the pop recorded that one.)
+TEST_CASE("a timer stopped or reset by a plain thread while run returns never delivers after") {
+  for (const bool reset : {false, true}) {
+    CAPTURE(reset);
+    std::optional<goro::Timer> timer;
+    std::atomic<bool> ready{false}, held{false}, stopped{false}, threw{false};
+    std::thread t;
+    goro::run([&] {
+      timer.emplace(1h);
+      t = std::thread([&] {
+        const goro::rt::ExternalScope scope;  // run() waits for it before tearing down
+        held = scope.admitted();
+        ready = true;
+        if (!held) return;
+        while (!goro::rt::sched.stopping.load()) std::this_thread::yield();
+        if (reset) {
+          try {
+            timer->reset(1h);  // stops it, then cannot arm it again: the runtime is stopping
+          } catch (const std::logic_error&) {
+            threw = true;
+          }
+        } else {
+          stopped = timer->stop();
+        }
+        for (auto& p : goro::rt::sched.ps) p->timers.run_expired(std::numeric_limits<std::int64_t>::max());
+      });
+      while (!ready) goro::yield();
+    });
+    t.join();
+    REQUIRE(held.load());
+    CHECK((reset ? threw.load() : stopped.load()));
     CHECK_FALSE(timer->channel().try_recv().has_value());
   }
 }

@@ -91,8 +91,14 @@ void owner(TimerEntry* e, TimerEntry::Event event) {
   else timer_release(state_of(e));
 }
 
+constexpr const char* kNoRuntime = "goro: timers need a running runtime; use them inside goro::run";
+
 // Arms s (lock held) d from now; the heap takes a reference.
 void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseconds period) {
+  // Still in a heap after stop_locked: a plain thread whose disarm the stopping runtime refused
+  // (teardown drops the entry). A worker may still pop it: the entry must keep its fields and its
+  // old seq, which makes that fire a no-op. Arming would be refused anyway.
+  if (s->entry.heap.load(std::memory_order_acquire)) throw std::logic_error(kNoRuntime);
   s->entry.when = os::later(os::now_ns(), d.count() > 0 ? d.count() : 0);
   s->entry.period = period.count();
   s->entry.seq.store(s->seq, std::memory_order_release);
@@ -101,17 +107,18 @@ void arm_locked(TimerState* s, std::chrono::nanoseconds d, std::chrono::nanoseco
   if (!arm(&s->entry)) {
     s->pending = false;
     timer_release(s);
-    throw std::logic_error("goro: timers need a running runtime; use them inside goro::run");
+    throw std::logic_error(kNoRuntime);
   }
 }
 
 // Stops s (lock held): true if a delivery was prevented.
 bool stop_locked(TimerState* s) {
-  // Disarm first, then bump seq. A fire popped from the heap before the disarm recorded the old
-  // seq and will do nothing; bumping first would let a pop that slips in between record the new
-  // seq, and that stale fire would deliver after stop() or reset() returned.
+  // Only our seq moves on: the entry keeps the one it was armed with (arm_locked publishes the
+  // next), so whatever pop comes — before the disarm, or after a disarm the stopping runtime
+  // refused, the entry still in its heap — records a seq that is stale from here on, and its
+  // fire does nothing. (Giving the entry the new seq here let such a late pop deliver.)
   if (disarm(&s->entry)) timer_release(s);  // the heap's reference
-  s->entry.seq.store(++s->seq, std::memory_order_release);
+  ++s->seq;
   bool prevented = s->pending;
   s->pending = false;
   time_point drained;

@@ -37,7 +37,8 @@ bool disarm(TimerEntry* t) {
   RuntimeSection section;
   // A plain thread keeps the runtime from tearing down the heap (its P) between our load of
   // `heap` and the lock, as arm() does. If the runtime is stopping, teardown drops the entry
-  // instead, and the seq the caller bumped makes any fire before then a no-op.
+  // instead; a worker may still pop it before then, and the caller's seq must make that fire a
+  // no-op (time/timer.cpp: the entry keeps the seq it was armed with).
   const ExternalScope external(!section.m() || !section.m()->curg);
   if (!external.admitted()) return false;
   bool removed = false;
