@@ -1225,6 +1225,13 @@ TEST_CASE("a goroutine waiting for what a pending timer will send is not deadloc
         ch.send(2);
       });
       CHECK(ch.recv() == 2);
+      // Main waits on another channel; the goroutine that will send there waits on the timer.
+      goro::Timer timer(200ms);
+      goro::go([timer, ch]() mutable {
+        timer.channel().recv();
+        ch.send(3);
+      });
+      CHECK(ch.recv() == 3);
     });
   });
 }
@@ -1259,6 +1266,24 @@ TEST_CASE("once the timers have fired and every goroutine is blocked, run report
     });
     CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
     CHECK(contains(report, "goroutine 1 [select, "));
+  });
+}
+
+// A Timer or Ticker whose channel no goroutine is parked on cannot wake anyone: its fire only
+// leaves a value there. Go 1.23 keeps such timers out of its heaps, so it reports this deadlock.
+// (goro at caa5eb8 counted every armed timer as a possible waker: with the Ticker, run never
+// returned.)
+TEST_CASE("a Timer or Ticker that nobody waits on does not hide a deadlock") {
+  each_procs([](goro::Config c) {
+    const std::string report = deadlock_report(c, [] {
+      goro::Ticker ticker(10ms);
+      goro::Timer timer(1h);
+      chan<int> ch;
+      ch.recv();
+    });
+    INFO(report);
+    CHECK(starts_with(report, "all goroutines are asleep - deadlock!"));
+    CHECK(contains(report, "goroutine 1 [chan receive, "));
   });
 }
 

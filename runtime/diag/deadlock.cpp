@@ -5,9 +5,10 @@
 // work — so no goroutine is running or runnable — and nothing outside the goroutines can wake
 // one: no goroutine inside blocking() or running on without a P (monitor.cpp), no plain thread inside a goro call or registered as a
 // possible waker (spawn.cpp: a plain thread registers at its first goro call, for its life), no
-// armed timer (a sleeping goroutine, a pending goro::Timer), no party waiting on a socket.
-// Every such condition is a counter raised before the party can act and lowered after, so a
-// party that could still wake someone is seen.
+// armed timer that can wake one (a sleeping goroutine, an after_func, a Timer or Ticker that a
+// goroutine is parked on — time/timers.hpp), no party waiting on a socket. Every such condition
+// is a counter raised before the party can act and lowered after (a goroutine parks on a
+// timer's channel before its P goes idle), so a party that could still wake someone is seen.
 //
 // The monitor then confirms it: kGraceNs later, the same conditions must still hold and no
 // goroutine may have run in between (the P switch counters have not moved). Go reports at once;
@@ -42,7 +43,7 @@ namespace {
 // Go's first line, then what to look for; goro::dump's listing follows.
 constexpr const char* kReportHead =
     "all goroutines are asleep - deadlock!\n\n"
-    "Every goroutine below is blocked, and nothing can wake one: no timer is pending, nobody\n"
+    "Every goroutine below is blocked, and nothing can wake one: no pending timer can, nobody\n"
     "waits on a socket or inside blocking(), and no thread outside the runtime that has used\n"
     "goro is alive. Look for the channel, lock or WaitGroup that nothing will ever operate on\n"
     "again. (A thread that has not used goro yet cannot be seen: if one will wake these\n"
@@ -66,9 +67,11 @@ Look look() {
     return Look::awake;
   for (auto& p : sched.ps)
     if (!p->runq.empty()) return Look::awake;
-  if (earliest_timer()) return Look::awake;  // a sleeper or a pending timer can still wake someone
   if (poller.waiters() > 0) return Look::awake;  // the network can
   if (!sched.globalq->empty()) return Look::awake;
+  // A sleeper or a pending timer can still wake someone — not a Timer or Ticker whose channel
+  // nobody is parked on (last: it looks at every timer until one can).
+  if (timers_can_wake()) return Look::awake;
   // Last: a call that ends after the look above has made none of it change.
   return sched.external_ops.load(std::memory_order_seq_cst) != 0 ? Look::calls_ending : Look::asleep;
 }

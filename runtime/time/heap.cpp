@@ -82,6 +82,16 @@ void TimerHeap::discard() {
     if (TimerEntry* t = s.entry(); t->owner) t->owner(t, TimerEntry::Event::drop);
 }
 
+bool TimerHeap::any_wakes() {
+  std::lock_guard guard(lock);
+  for (const Slot& s : heap_) {
+    if (s.fire_only()) return true;  // a sleeper
+    TimerEntry* t = s.entry();
+    if (!t->owner || t->owner(t, TimerEntry::Event::wakes)) return true;
+  }
+  return false;
+}
+
 void TimerHeap::sift_up(std::uint32_t i) {
   const Slot s = heap_[i];
   while (i > 0) {

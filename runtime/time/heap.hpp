@@ -42,12 +42,15 @@ struct TimerEntry {
   std::int64_t period = 0;  // > 0: re-armed every period (tickers), keeping to its phase
   // Called with no lock held (a periodic entry is already back in the heap).
   void (*fire)(TimerEntry* t, std::uint64_t seq, std::int64_t now) = nullptr;
-  // The owner's say in the entry's lifetime (null: none), for what the heap does without firing:
+  // The owner's say in the entry (null: none), for what the heap does without firing:
   //   drop: instead of fire, when the heap is discarded (the runtime stopped) while armed;
   //   keep: a periodic entry is being re-armed to fire, under the heap's lock — its owner keeps
-  //         it alive until fire() has run (a disarm may come in between); fire() undoes that.
-  enum class Event { drop, keep };
-  void (*owner)(TimerEntry* t, Event e) = nullptr;
+  //         it alive until fire() has run (a disarm may come in between); fire() undoes that;
+  //   wakes: asked under the heap's lock, for deadlock detection: could firing it wake a
+  //         goroutine? The return value answers (it means nothing for the other events). An
+  //         entry without an owner can.
+  enum class Event { drop, keep, wakes };
+  bool (*owner)(TimerEntry* t, Event e) = nullptr;
   std::atomic<std::uint64_t> seq{0};
   std::atomic<TimerHeap*> heap{nullptr};  // where armed; changed under that heap's lock
   std::uint32_t index = 0;                // the position in `heap`
@@ -73,6 +76,10 @@ class TimerHeap {
 
   // The runtime stopped: disarm everything (calling `drop` where set).
   void discard();
+
+  // Whether firing some entry could wake a goroutine (TimerEntry::Event::wakes). Looks at every
+  // entry until one can: for deadlock detection only, when nothing else is awake.
+  bool any_wakes();
 
  private:
   struct Slot {

@@ -85,10 +85,28 @@ void fire(TimerEntry* e, std::uint64_t seq, std::int64_t now) {
 }
 
 // The heap's reference: given back when the heap is discarded; doubled while a periodic fire
-// is under way (fire() gives the extra one back), so a disarm meanwhile cannot free s.
-void owner(TimerEntry* e, TimerEntry::Event event) {
-  if (event == TimerEntry::Event::keep) timer_retain(state_of(e));
-  else timer_release(state_of(e));
+// is under way (fire() gives the extra one back), so a disarm meanwhile cannot free s. And
+// whether firing s could wake a goroutine (deadlock detection).
+bool owner(TimerEntry* e, TimerEntry::Event event) {
+  TimerState* s = state_of(e);
+  switch (event) {
+    case TimerEntry::Event::keep:
+      timer_retain(s);
+      break;
+    case TimerEntry::Event::drop:
+      timer_release(s);
+      break;
+    case TimerEntry::Event::wakes: {
+      // Under the heap's lock: ours may only be tried (lock order: timer, then heap). Held, s is
+      // being fired, stopped or reset right now; say yes, and the detector looks again later.
+      std::unique_lock lock(s->lock, std::try_to_lock);
+      if (!lock.owns_lock() || !s->ch) return true;  // no channel: after_func starts a goroutine
+      // A value sent to the channel wakes only a goroutine parked on it already (a receive, a
+      // select); with every goroutine asleep, nobody else will come for it.
+      return !from_core(s->ch)->recvq.empty(std::memory_order_acquire);
+    }
+  }
+  return true;
 }
 
 constexpr const char* kNoRuntime = "goro: timers need a running runtime; use them inside goro::run";

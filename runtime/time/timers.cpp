@@ -62,6 +62,12 @@ std::int64_t earliest_timer() {
   return earliest;
 }
 
+bool timers_can_wake() {
+  for (auto& p : sched.ps)
+    if (p->timers.earliest() && p->timers.any_wakes()) return true;
+  return false;
+}
+
 int run_timers(P* p, bool all) {
   if (!all) {
     const std::int64_t w = p->timers.earliest();

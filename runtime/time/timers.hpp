@@ -32,6 +32,11 @@ void timer_armed(std::int64_t when);
 
 // The earliest deadline over all Ps; 0 if no timer is armed.
 std::int64_t earliest_timer();
+// Whether an armed timer could still wake a goroutine, for deadlock detection: a sleeper, an
+// after_func, a socket deadline, a Timer or Ticker that a goroutine is parked on — not a Timer
+// or Ticker whose fire would only leave a value in a channel nobody waits on. Go 1.23 keeps
+// such timers out of its heaps altogether, so its checkdead does not count them either.
+bool timers_can_wake();
 // Runs what is due on p's heap (or on every P's, with `all`). Returns how many fired.
 int run_timers(P* p, bool all);
 
