@@ -5,8 +5,10 @@
 // PStatus::syscall and stays reserved for this worker, which costs two atomic stores. If f
 // returns quickly, the worker takes its P straight back with one CAS. If f takes longer than a
 // monitor tick (~20 µs), the monitor retakes the P and hands it to another worker
-// (monitor.cpp), so `procs` goroutines keep running meanwhile. Inside f the thread behaves as a
-// plain thread: a goro call that blocks there blocks the thread.
+// (monitor.cpp), so `procs` goroutines keep running meanwhile — unless nothing is queued on that
+// P and another P is free to take new work: then, as Go's retake, it waits until the call has
+// lasted 10 ms (monitor.cpp, syscall_retake_due). Inside f the thread behaves as a plain thread:
+// a goro call that blocks there blocks the thread.
 //
 // The monitor backs off to a 10 ms sleep when it has found nothing to do for a while; a call
 // entering then would wait that long for its P to be handed on (and a call shorter than two
