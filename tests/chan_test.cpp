@@ -163,6 +163,10 @@ TEST_CASE("misuse: a capacity whose buffer does not fit in memory throws") {
   CHECK_THROWS_AS(chan<std::uint64_t>(std::size_t{1} << 61), std::length_error);
   CHECK_THROWS_AS(chan<std::uint64_t>(SIZE_MAX / 8 + 2), std::length_error);  // wraps to 8 bytes
   CHECK_THROWS_AS(chan<int>(SIZE_MAX), std::length_error);
+  // Counted without wrapping, but more than any object may be (PTRDIFF_MAX bytes): a length
+  // error too, not the allocator's bad_alloc.
+  CHECK_THROWS_AS(chan<char>(SIZE_MAX / 2), std::length_error);
+  CHECK_THROWS_AS(chan<std::uint64_t>(std::size_t{1} << 60), std::length_error);
   chan<std::monostate> signals(SIZE_MAX);  // an empty type stores nothing: any capacity fits
   CHECK(signals.capacity() == SIZE_MAX);
 }
@@ -523,3 +527,4 @@ TEST_CASE("a goroutine left blocked on a channel whose every handle is gone is s
     CHECK(!reused.try_recv());
   });
 }
+

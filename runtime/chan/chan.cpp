@@ -187,9 +187,11 @@ struct ChanLayout {
   static std::size_t header_bytes(const ElemOps* ops) {
     return (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
   }
-  // Whether `bytes` can be counted at all (Go's makechan: "size out of range").
+  // Whether `bytes` is a size an object may have at all (Go's makechan: "size out of range"):
+  // at most PTRDIFF_MAX, GCC's limit, beyond which malloc fails anyway. The count cannot wrap.
   static bool fits(const ElemOps* ops, std::size_t capacity) {
-    return !ops->size || capacity <= (SIZE_MAX - header_bytes(ops) - kCacheLine) / ops->size;
+    constexpr auto kMaxBytes = static_cast<std::size_t>(PTRDIFF_MAX);
+    return !ops->size || capacity <= (kMaxBytes - header_bytes(ops) - kCacheLine) / ops->size;
   }
 };
 
