@@ -89,12 +89,24 @@ struct SendCase {
 template <class F>
 struct DefaultCase {
   F handler;
+
+  void finish() {
+    static_assert(std::is_invocable_v<F&>, "goro::on_default(handler): handler must take nothing");
+    if constexpr (std::is_invocable_v<F&>) handler();
+  }
 };
 
 template <class C>
 inline constexpr bool is_default = false;
 template <class F>
 inline constexpr bool is_default<DefaultCase<F>> = true;
+
+template <class C>
+inline constexpr bool is_case = is_default<C>;
+template <class T, class F, class Owner>
+inline constexpr bool is_case<RecvCase<T, F, Owner>> = true;
+template <class T, class F, class Owner>
+inline constexpr bool is_case<SendCase<T, F, Owner>> = true;
 
 }  // namespace detail
 
@@ -147,6 +159,8 @@ auto on_default(F f) {
 
 template <class... Cases>
 std::size_t select(Cases&&... cases) {
+  static_assert((detail::is_case<std::decay_t<Cases>> && ...),
+                "goro::select: each argument must be a case made by goro::on_recv, on_send or on_default");
   constexpr std::size_t kDefaults = (0 + ... + (detail::is_default<std::decay_t<Cases>> ? 1 : 0));
   static_assert(kDefaults <= 1, "goro::select: at most one on_default case");
   constexpr std::size_t kChannelCases = sizeof...(Cases) - kDefaults;
@@ -164,7 +178,8 @@ std::size_t select(Cases&&... cases) {
     [[maybe_unused]] std::size_t k = 0;
     (
         [&](auto& c) {
-          if constexpr (!detail::is_default<std::decay_t<decltype(c)>>) erased[k++] = c.erase();
+          using C = std::decay_t<decltype(c)>;
+          if constexpr (!detail::is_default<C> && detail::is_case<C>) erased[k++] = c.erase();
         }(cases),
         ...);
   }
@@ -179,9 +194,9 @@ std::size_t select(Cases&&... cases) {
           if constexpr (detail::is_default<C>) {
             if (out.index == kChannelCases) {
               taken = arg;
-              c.handler();
+              c.finish();
             }
-          } else {
+          } else if constexpr (detail::is_case<C>) {
             if (k == out.index) {
               taken = positions[k];
               c.finish(out.received);
