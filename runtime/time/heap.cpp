@@ -9,8 +9,8 @@ namespace goro::rt {
 
 void TimerHeap::add_locked(TimerEntry* t) {
   static_assert(alignof(TimerEntry) > 1, "Slot::bits keeps a flag in the address's low bit");
-  if (!t->fire_only) t->heap.store(this, std::memory_order_relaxed);
   heap_.push_back(Slot{t->when, reinterpret_cast<std::uintptr_t>(t) | std::uintptr_t{t->fire_only}});
+  if (!t->fire_only) t->heap.store(this, std::memory_order_relaxed);  // once in: push_back may throw
   sift_up(static_cast<std::uint32_t>(heap_.size() - 1));
   changed();
 }
