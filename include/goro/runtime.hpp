@@ -59,7 +59,7 @@ struct Stats {
   std::uint64_t stolen = 0;            // goroutines moved by those steals
   std::uint64_t worker_parks = 0;      // times a worker thread went to sleep for lack of work
   std::uint64_t worker_unparks = 0;    // times a sleeping worker was woken to run a P
-  std::uint64_t handoffs = 0;          // Ps handed to another worker that had work waiting
+  std::uint64_t handoffs = 0;          // Ps given to another worker (work waited, or none looked)
   std::uint64_t retakes = 0;           // Ps taken back from blocking() calls by the monitor
   std::uint64_t preempt_handoffs = 0;  // Ps taken from goroutines running > 10 ms without yielding
   std::size_t global_queue = 0;        // goroutines in the global run queue
