@@ -490,6 +490,16 @@ TEST_CASE("GORO_PROCS sets the number of Ps") {
   CHECK(goro::run([] { return goro::procs(); }) == 3);
 }
 
+// A script's `GORO_PROCS=$N` with N unset: the default, as an empty GOMAXPROCS is in Go.
+TEST_CASE("an empty GORO_* variable means its default") {
+  const unsigned procs = goro::run([] { return goro::procs(); });
+  for (const char* name : {"GORO_PROCS", "GORO_STACK", "GORO_PIN", "GORO_SCHEDTRACE"}) {
+    CAPTURE(name);
+    ScopedEnv env(name, "");
+    CHECK(goro::run([] { return goro::procs(); }) == procs);
+  }
+}
+
 TEST_CASE("pinning binds each worker to one core, and run restores the caller's affinity") {
   cpu_set_t before;
   REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);

@@ -22,9 +22,11 @@ namespace {
                               "\" is not valid: expected " + expected);
 }
 
+// Set and not empty: `GORO_PROCS=` (a script's unset variable) means the default, as an empty
+// GOMAXPROCS does in Go.
 std::optional<std::string_view> env(const char* name) {
   const char* v = std::getenv(name);
-  if (!v) return std::nullopt;
+  if (!v || !*v) return std::nullopt;
   return std::string_view(v);
 }
 
@@ -99,7 +101,7 @@ Settings resolve_settings(const Config& config) {
   s.pin = config.pin;
   if (auto v = env("GORO_PIN")) {
     if (*v == "1" || *v == "true") s.pin = true;
-    else if (!(*v == "0" || *v == "false" || v->empty())) bad_env("GORO_PIN", *v, "0 or 1");
+    else if (!(*v == "0" || *v == "false")) bad_env("GORO_PIN", *v, "0 or 1");
   }
 
   s.detect_deadlock = config.detect_deadlock;
