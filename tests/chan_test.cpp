@@ -527,4 +527,3 @@ TEST_CASE("a goroutine left blocked on a channel whose every handle is gone is s
     CHECK(!reused.try_recv());
   });
 }
-

@@ -29,9 +29,6 @@
 namespace goro {
 namespace detail {
 
-// A dropped context's done() channel that someone still holds (a goroutine given only
-// ctx.done(), Go's `stop <-chan struct{}`), with its deadline's timer if it has one (whose
-// function holds a handle too): a cancellation of an ancestor still closes it (leave_parent).
 // Closes a context's done(). The program may have closed it itself (a handle to it is public),
 // or a deadline's timer may have: it is closed all the same, and whoever closes goes on.
 void close_done(const chan<std::monostate>& done) {
@@ -47,6 +44,9 @@ bool done_held_elsewhere(const chan<std::monostate>& done, bool has_timer) {
          (has_timer ? 2 : 1);
 }
 
+// A dropped context's done() channel that someone still holds (a goroutine given only
+// ctx.done(), Go's `stop <-chan struct{}`), with its deadline's timer if it has one (whose
+// function holds a handle too): a cancellation of an ancestor still closes it (leave_parent).
 struct Orphan {
   chan<std::monostate> done;
   std::optional<Timer> timer;
