@@ -167,31 +167,24 @@ using namespace rt;
 
 namespace {
 
-// A channel's memory: the header, then its buffer of `capacity` elements. A buffered channel
-// owns whole cache lines: its header (the lock, the indices) is written by every core that uses
-// it, and a neighbour on a shared line would bounce with it. (Unbuffered ones stay small: there
-// are many more of them, and they fit chan_memory_get's cached blocks.)
+// A channel's memory: the header, then its buffer of `capacity` elements (chan_memory_get
+// decides where it lives).
 struct ChanLayout {
-  static constexpr std::size_t kCacheLine = 64;
   std::size_t header, bytes, align;
   ChanLayout(const ElemOps* ops, std::size_t capacity)
       : header(header_bytes(ops)),
         bytes(header + (ops->size ? capacity * ops->size : 0)),
-        align(std::max(ops->align, alignof(Chan))) {
-    if (ops->size && capacity) {
-      align = std::max(align, kCacheLine);
-      bytes = (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
-    }
-  }
+        align(std::max(ops->align, alignof(Chan))) {}
 
   static std::size_t header_bytes(const ElemOps* ops) {
     return (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
   }
   // Whether `bytes` is a size an object may have at all (Go's makechan: "size out of range"):
-  // at most PTRDIFF_MAX, GCC's limit, beyond which malloc fails anyway. The count cannot wrap.
+  // at most PTRDIFF_MAX, GCC's limit, beyond which malloc fails anyway. The count cannot wrap,
+  // nor can chan_memory_get's rounding up to whole cache lines.
   static bool fits(const ElemOps* ops, std::size_t capacity) {
     constexpr auto kMaxBytes = static_cast<std::size_t>(PTRDIFF_MAX);
-    return !ops->size || capacity <= (kMaxBytes - header_bytes(ops) - kCacheLine) / ops->size;
+    return !ops->size || capacity <= (kMaxBytes - header_bytes(ops) - kChanLineBytes) / ops->size;
   }
 };
 
