@@ -180,11 +180,10 @@ struct ChanLayout {
     return (sizeof(Chan) + ops->align - 1) / ops->align * ops->align;
   }
   // Whether `bytes` is a size an object may have at all (Go's makechan: "size out of range"):
-  // at most PTRDIFF_MAX, GCC's limit, beyond which malloc fails anyway. The count cannot wrap,
-  // nor can chan_memory_get's rounding up to whole cache lines.
+  // at most PTRDIFF_MAX, GCC's limit, beyond which malloc fails anyway. The count cannot wrap.
   static bool fits(const ElemOps* ops, std::size_t capacity) {
     constexpr auto kMaxBytes = static_cast<std::size_t>(PTRDIFF_MAX);
-    return !ops->size || capacity <= (kMaxBytes - header_bytes(ops) - kChanLineBytes) / ops->size;
+    return !ops->size || capacity <= (kMaxBytes - header_bytes(ops)) / ops->size;
   }
 };
 

@@ -3,7 +3,6 @@
 
 #include "os/sanitizers.hpp"
 
-#include <algorithm>
 #include <new>
 
 namespace goro::rt {
@@ -14,14 +13,6 @@ constexpr std::size_t kCachedBlocks = 1024;
 
 bool fits_block(std::size_t bytes, std::size_t align) {
   return !GORO_ASAN && bytes <= kBlockBytes && align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-}
-
-// A channel that takes no block owns whole cache lines.
-std::size_t whole_lines(std::size_t bytes) {
-  return (bytes + kChanLineBytes - 1) / kChanLineBytes * kChanLineBytes;
-}
-std::align_val_t line_aligned(std::size_t align) {
-  return std::align_val_t(std::max(align, kChanLineBytes));
 }
 
 struct BlockCache {
@@ -48,14 +39,14 @@ thread_local ThreadCache thread_cache;
 }  // namespace
 
 void* chan_memory_get(std::size_t bytes, std::size_t align) {
-  if (!fits_block(bytes, align)) return ::operator new(whole_lines(bytes), line_aligned(align));
+  if (!fits_block(bytes, align)) return ::operator new(bytes, std::align_val_t(align));
   BlockCache* c = thread_cache.cache;
   if (c && c->n) return c->blocks[--c->n];
   return ::operator new(kBlockBytes);
 }
 
 void chan_memory_put(void* mem, std::size_t bytes, std::size_t align) noexcept {
-  if (!fits_block(bytes, align)) return ::operator delete(mem, line_aligned(align));
+  if (!fits_block(bytes, align)) return ::operator delete(mem, std::align_val_t(align));
   ThreadCache& t = thread_cache;
   if (!t.cache && !t.gone) t.cache = new (std::nothrow) BlockCache;
   if (t.cache && t.cache->n < kCachedBlocks) {

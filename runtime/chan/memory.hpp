@@ -11,12 +11,14 @@
 // goes back to malloc, and so do a thread's cached blocks when it exits. (With 256 blocks the
 // cache overflowed on every swing and gained half as much.)
 //
-// Other channels use malloc directly and own whole cache lines (64-byte aligned, rounded up):
-// a channel's header (its lock, count and indices) is written by every core that uses it, and a
-// neighbouring allocation on one of its lines would bounce with it. chan_mpmc (eight goroutines
-// on one channel of 128 elements) measured 34.4 -> 30.6 ns per message with it. Blocks do not:
-// an aligned allocation is glibc's slow path (_mid_memalign, then splitting and consolidating
-// chunks), which doubled fib(27)'s instructions when its result channels took it.
+// Other channels use malloc directly, none aligned to cache lines. 0cb842e gave buffered ones
+// lines of their own (a header written by every core using it, off lines shared with
+// neighbours): chan_mpmc measured 34 -> 31 ns per message on that day's host. On the next (an
+// AMD EPYC), in 7 interleaved runs each, chan_mpmc measured 34 ns plain and 52 line-aligned (55
+// at 128 bytes, 52 with every hot field in one line), so where the allocations around a channel
+// land decides more than its own alignment. And glibc's aligned allocation is its slow path
+// (_mid_memalign splits a chunk and frees the rest): when fib's result channels took it, fib(27)
+// ran twice the instructions.
 //
 // Per thread rather than per P: channels are made and dropped by plain threads too, and can
 // outlive the runtime. Under AddressSanitizer every channel uses malloc, so that a use after
@@ -26,8 +28,6 @@
 #include <cstddef>
 
 namespace goro::rt {
-
-inline constexpr std::size_t kChanLineBytes = 64;
 
 void* chan_memory_get(std::size_t bytes, std::size_t align);
 void chan_memory_put(void* mem, std::size_t bytes, std::size_t align) noexcept;
