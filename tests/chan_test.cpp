@@ -5,6 +5,7 @@
 #include <goro/select.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <numeric>
@@ -252,6 +253,35 @@ TEST_CASE("element types: move-only, non-default-constructible, empty") {
       std::string s = "a long string that does not fit in the small string buffer";
       text.send(s);
       CHECK(*text.recv() == s);
+    });
+  });
+}
+
+TEST_CASE("over-aligned elements live in aligned slots") {
+  // Every value constructed in a channel's buffer (or a receiver's slot) checks its own address.
+  struct alignas(128) Wide {
+    long value;
+    bool aligned = true;
+    explicit Wide(long v) : value(v), aligned(reinterpret_cast<std::uintptr_t>(this) % 128 == 0) {}
+    Wide(Wide&& o) noexcept
+        : value(o.value), aligned(o.aligned && reinterpret_cast<std::uintptr_t>(this) % 128 == 0) {}
+  };
+  each_procs([](goro::Config c) {
+    goro::run(c, [] {
+      for (std::size_t capacity : {0, 1, 3, 100}) {
+        INFO("capacity " << capacity);
+        chan<Wide> ch(capacity);
+        goro::go([=]() mutable {
+          for (long i = 0; i < 200; ++i) ch.send(Wide(i));
+          ch.close();
+        });
+        long next = 0;
+        for (Wide w : ch) {
+          CHECK(w.value == next++);
+          CHECK(w.aligned);
+        }
+        CHECK(next == 200);
+      }
     });
   });
 }
