@@ -5,8 +5,8 @@
 // Usage: goro_bench <workload> [--procs N] [--n N] [--addr HOST:PORT] [--conns N] [--seconds S]
 //                   [--warmup N]
 //   workloads: spawn skynet pingpong chan_mpmc select yield fib mutex sleep idle_mem
-//              echo-server echo-client (unknown workloads exit with status 3 and no output;
-//              the http workload's server is examples/http_server)
+//              echo-server echo-client ready_latency (unknown workloads exit with status 3 and
+//              no output; the http workload's server is examples/http_server)
 // --procs N sets goro::Config::procs (absent or 0: goro's default, every PU of the process's CPU
 // set); --n is the number of goroutines of idle_mem (default 100000); --warmup N runs fib(27) N
 // times untimed before the timed run (tools/bench does not: BENCH.md times a cold run; this
@@ -227,6 +227,31 @@ void bench_yield(const Options&) {
   std::printf("RESULT yield ns_per_op=%.3f\n", ns_since(start) / (goroutines * yields));
 }
 
+// ready_latency (goro only; tools/bench does not run it): goroutine 1 sends to a goroutine
+// parked on an unbuffered channel 30 times, computing 30 ms after each send without a
+// scheduling point, so the receiver waits in goroutine 1's P's runnext until another P takes it
+// (idle.cpp). Prints the median and the worst wait in ms; run it with --procs 2.
+void bench_ready_latency(const Options&) {
+  constexpr int sends = 30;
+  goro::chan<Clock::time_point> ch;
+  std::vector<double> waits;
+  goro::WaitGroup wg;
+  wg.add(1);
+  goro::go([&] {
+    for (int i = 0; i < sends; ++i) waits.push_back(ns_since(*ch.recv()) / 1e6);
+    wg.done();
+  });
+  for (int i = 0; i < sends; ++i) {
+    ch.send(Clock::now());
+    const auto until = Clock::now() + std::chrono::milliseconds(30);
+    while (Clock::now() < until) {
+    }
+  }
+  wg.wait();
+  std::sort(waits.begin(), waits.end());
+  std::printf("RESULT ready_latency median_ms=%.3f max_ms=%.3f\n", waits[sends / 2], waits.back());
+}
+
 // fib: fork-join fib(27): fib(n<2) = n, else spawn fib(n-1) into a channel of capacity 1,
 // compute fib(n-2), receive and add. Result 196418; ms.
 long fib(long n) {
@@ -414,7 +439,7 @@ int main(int argc, char** argv) {
       {"chan_mpmc", bench_chan_mpmc}, {"select", bench_select}, {"yield", bench_yield},
       {"fib", bench_fib},             {"mutex", bench_mutex},   {"sleep", bench_sleep},
       {"idle_mem", bench_idle_mem},   {"echo-server", bench_echo_server},
-      {"echo-client", bench_echo_client},
+      {"echo-client", bench_echo_client}, {"ready_latency", bench_ready_latency},
   };
   if (argc < 2) {
     std::fprintf(stderr,

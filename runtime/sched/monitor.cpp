@@ -45,9 +45,16 @@
 namespace goro::rt {
 namespace {
 
-// Go's sysmon: 20 µs while busy; after 50 quiet rounds, double up to 10 ms.
+// Go's sysmon: 20 µs while busy; after 50 quiet rounds, double up to 10 ms. But no more than
+// 1 ms while goroutines are queued and a P is idle: a goroutine readied into an empty runnext
+// wakes no worker (idle.cpp), and if its readier computes on, wake_stuck_p is what hands it to
+// the idle P once a round finds it not moved since the last. Such a ready also wakes the monitor
+// from a longer sleep (Sched::monitor_sleeps_long), so the goroutine waits a round or two, not
+// up to 20 ms. (Go wakes a worker on every ready instead, which costs its ping-pong a futex wake
+// every few round trips; this costs one now and then, see sleep_watched.)
 constexpr std::int64_t kMinDelayNs = 20'000;
 constexpr std::int64_t kMaxDelayNs = 10'000'000;
+constexpr std::int64_t kMaxDelayWhileQueuedNs = 1'000'000;
 constexpr int kQuietRoundsBeforeBackoff = 50;
 // Go's forcePreemptNS: a goroutine running this long without a scheduling point loses its P
 // if something waits for it.
@@ -130,7 +137,7 @@ void Monitor::loop() {
       if (const std::int64_t quiet_ns = quiet_for(os::now_ns()); quiet_ns > delay)
         sleep_announced([this] { return quiet_for(os::now_ns()) > 0; }, quiet_ns);
       else
-        parker_.park_for(std::chrono::nanoseconds(delay));
+        sleep_watched(delay);
     }
     if (sched.stopping.load(std::memory_order_acquire)) break;
     const std::int64_t now = os::now_ns();
@@ -150,13 +157,25 @@ void Monitor::loop() {
       delay = kMinDelayNs;
       sched.monitor_backed_off.store(false, std::memory_order_relaxed);
     } else if (++quiet > kQuietRoundsBeforeBackoff && (delay > kMinDelayNs || may_back_off())) {
-      delay = std::min(delay * 2, kMaxDelayNs);
+      delay = std::min(delay * 2, queued_while_idle() ? kMaxDelayWhileQueuedNs : kMaxDelayNs);
     }
     if (trace_every && now >= next_trace) {
       trace_line();
       next_trace = now + trace_every;  // after a stall, one line, not a burst (as Go's sysmon)
     }
   }
+}
+
+void Monitor::sleep_watched(std::int64_t ns) {
+  // Armed only if no ready has cut a sleep short for kMaxDelayNs: ping-pong across an idle P
+  // would otherwise wake us at every back-off, and this bounds what readies pay to ~100 futex
+  // wakes a second. Set, then look: a ready just before the flag was set is seen here (one
+  // missed in between only waits for the timeout, as before there was a flag).
+  const bool watch = ns > kMaxDelayWhileQueuedNs && os::now_ns() - ready_woke_at_ >= kMaxDelayNs;
+  if (watch) sched.monitor_sleeps_long.store(true, std::memory_order_seq_cst);
+  if (!watch || !queued_while_idle()) parker_.park_for(std::chrono::nanoseconds(ns));
+  if (watch && !sched.monitor_sleeps_long.exchange(false, std::memory_order_relaxed))
+    ready_woke_at_ = os::now_ns();  // a ready cleared the flag (park.cpp)
 }
 
 void Monitor::sleep_while_all_idle() {
@@ -291,6 +310,13 @@ bool Monitor::take_running(P* p, M* m) {
   if (m->p_taken.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return false;
   p->owner.store(nullptr, std::memory_order_relaxed);
   return true;  // the M acknowledged first and let go of p
+}
+
+bool Monitor::queued_while_idle() {
+  if (sched.npidle.load(std::memory_order_relaxed) == 0) return false;
+  for (auto& p : sched.ps)
+    if (!p->runq.empty()) return true;
+  return false;
 }
 
 bool Monitor::wake_stuck_p() {

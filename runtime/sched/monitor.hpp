@@ -1,7 +1,8 @@
 // runtime/sched/monitor.hpp — the background monitor (Go's sysmon).
 //
 // One thread per runtime, holding no P. It wakes every 20 µs while it finds something to do,
-// backing off to every 10 ms when it does not (Go's schedule) — but a blocking() call entering
+// backing off to every 10 ms when it does not (Go's schedule; 1 ms while goroutines are queued
+// and a P is idle, see wake_stuck_p below) — but a blocking() call entering
 // meanwhile wakes it (Sched::monitor_backed_off), so that the call's P is handed on a tick or two
 // into it, never 10-20 ms late as with Go's sysmon. When every P is idle it has
 // nothing to watch and sleeps until a P gets busy again (pidleget wakes it), so an idle runtime
@@ -63,6 +64,8 @@ class Monitor {
   bool take_running(P* p, M* m);
   bool global_queue_unserved(std::int64_t now);
   bool wake_stuck_p();
+  bool queued_while_idle();  // some P has goroutines queued and some P is idle
+  void sleep_watched(std::int64_t ns);  // a long sleep is cut short by a ready (park.cpp)
   // Before the first longer sleep: sets Sched::monitor_backed_off, unless a blocking() call has
   // begun that no round has seen yet (then false: keep ticking).
   bool may_back_off();
@@ -89,6 +92,7 @@ class Monitor {
   std::uint64_t global_taken_ = 0;          // the global queue's consumption counter, and
   std::int64_t global_unserved_since_ = 0;  // since when its goroutines have waited untouched
   std::int64_t excess_since_ = 0;  // when the warm stacks last went over the limit (0: they are not)
+  std::int64_t ready_woke_at_ = INT64_MIN / 2;  // when a ready last cut a sleep short (sleep_watched)
   bool can_take_running_ = false;  // membarrier(2) is available
 };
 

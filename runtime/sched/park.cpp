@@ -4,6 +4,7 @@
 #include "net/netpoll.hpp"
 #include "os/clock.hpp"
 #include "sched/dispatch.hpp"
+#include "sched/monitor.hpp"
 #include "sched/sched.hpp"
 #include "sched/wait.hpp"
 
@@ -29,6 +30,10 @@ void overflow(P* p, G* g) {
   }
 }
 
+[[gnu::cold, gnu::noinline]] void wake_sleeping_monitor() {
+  if (sched.monitor_sleeps_long.exchange(false, std::memory_order_relaxed)) sched.monitor->wake();
+}
+
 struct ParkRecord {
   G* g;
   UnlockFn unlock;
@@ -40,8 +45,11 @@ struct ParkRecord {
 void runq_put(P* p, G* g, bool next, bool spawned) {
   if (next) {
     g = p->runq.exchange_next(g);
-    if (!g) {  // see idle.cpp: an empty runnext wakes nobody, unless the spawner runs on
+    if (!g) {  // see idle.cpp: an empty runnext wakes no worker, unless the spawner runs on
       if (spawned) maybe_wakep();
+      else if (sched.monitor_sleeps_long.load(std::memory_order_relaxed) &&
+               sched.npidle.load(std::memory_order_relaxed) > 0) [[unlikely]]
+        wake_sleeping_monitor();
       return;
     }
   }

@@ -61,6 +61,10 @@ struct Sched {
   // blocking() clears it and wakes the monitor, which then watches the call every tick again
   // (monitor.cpp). Changes at most once per back-off, ~1 ms at the fastest.
   std::atomic<bool> monitor_backed_off{false};
+  // Set by the monitor while its next look is more than ~1 ms away; a goroutine readied into an
+  // empty runnext (which wakes no worker, idle.cpp) clears it and wakes the monitor, which then
+  // looks again within 1 ms and hands the goroutine to an idle P if it has not moved (park.cpp).
+  std::atomic<bool> monitor_sleeps_long{false};
   std::vector<std::unique_ptr<P>> ps;
   std::atomic<std::uint64_t> generation{0};  // runs started in this process
 
