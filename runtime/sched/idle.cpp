@@ -37,9 +37,10 @@
 // goroutines costs a futex wake every few round trips. The price: a readier that computes on
 // instead leaves the goroutine waiting, idle Ps or not, until the monitor sees the P's runnext
 // not move for a round. Such a ready wakes the monitor if it sleeps longer than 1 ms (at most
-// ~100 times a second, monitor.cpp), so the wait is ~0.25 ms, where Go runs it at once
-// (measured at procs 2: a readier computing 30 ms after each of 30 channel sends; 5.5 ms median
-// and 10 ms at worst while the monitor slept on).
+// ~100 times a second, monitor.cpp), so the wait is ~0.25 ms (up to ~10 ms for readies closer
+// together than that), where Go runs it at once (goro_bench ready_latency --procs 2: a readier
+// computing 30 ms after each of 30 channel sends; 5.5 ms median and 10 ms at worst before the
+// monitor was woken).
 // A spawn is different: the spawner usually runs on, so go() wakes a worker even into an empty
 // runnext, as Go's newproc does.
 #include "net/netpoll.hpp"

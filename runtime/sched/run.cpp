@@ -57,6 +57,7 @@ void start(const Settings& settings) {
   sched.stopping.store(false);
   sched.main_returned.store(false);
   sched.monitor_backed_off.store(false);
+  sched.monitor_sleeps_long.store(false);
   sched.deadlock_suspected.store(false);  // a run that stopped during a suspicion left it set
   sched.failure = nullptr;
   sched.npidle.store(0);

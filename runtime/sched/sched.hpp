@@ -44,8 +44,9 @@ namespace goro::rt {
 class Monitor;
 
 struct Sched {
-  // Read on every switch, spawn or park and written only when a run starts or stops (coarse_now:
-  // every ~10 ms), so every core keeps this line cached. What more than one core writes often
+  // Read on every switch, spawn or park and written when a run starts or stops, and by the
+  // monitor every few ms at most (coarse_now when the coarse clock moves, the two flags around
+  // its longer sleeps), so every core keeps this line cached. What more than one core writes often
   // lives on lines of its own below: sharing this line with the goroutine id counter cost fib(27)
   // at procs 2 a cache miss on that counter every 16 spawns, and on these fields after each.
   alignas(64) unsigned nprocs = 0;
@@ -61,9 +62,10 @@ struct Sched {
   // blocking() clears it and wakes the monitor, which then watches the call every tick again
   // (monitor.cpp). Changes at most once per back-off, ~1 ms at the fastest.
   std::atomic<bool> monitor_backed_off{false};
-  // Set by the monitor while its next look is more than ~1 ms away; a goroutine readied into an
-  // empty runnext (which wakes no worker, idle.cpp) clears it and wakes the monitor, which then
-  // looks again within 1 ms and hands the goroutine to an idle P if it has not moved (park.cpp).
+  // Set by the monitor while it sleeps longer than 1 ms (unless a ready woke it in the last
+  // 10 ms); a goroutine readied into an empty runnext (which wakes no worker, idle.cpp) clears it
+  // and wakes the monitor, which then hands the goroutine to an idle P if it has not moved
+  // (park.cpp, monitor.cpp).
   std::atomic<bool> monitor_sleeps_long{false};
   std::vector<std::unique_ptr<P>> ps;
   std::atomic<std::uint64_t> generation{0};  // runs started in this process
