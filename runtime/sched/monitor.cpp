@@ -143,7 +143,10 @@ void Monitor::loop() {
     }
     if (sched.stopping.load(std::memory_order_acquire)) break;
     const std::int64_t now = os::now_ns();
-    sched.coarse_now.store(os::coarse_now_ns(), std::memory_order_relaxed);
+    // Only when it moved (every few ms): every core reads its line on every switch (sched.hpp).
+    if (const std::int64_t coarse = os::coarse_now_ns();
+        coarse != sched.coarse_now.load(std::memory_order_relaxed))
+      sched.coarse_now.store(coarse, std::memory_order_relaxed);
 
     // A blocking() call cleared the flag while we slept long: watch it every tick again.
     const bool woken_for_blocking =
