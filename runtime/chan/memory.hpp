@@ -14,7 +14,7 @@
 // Other channels use malloc directly, none aligned to cache lines. 0cb842e gave buffered ones
 // lines of their own (a header written by every core using it, off lines shared with
 // neighbours): chan_mpmc measured 34 -> 31 ns per message on that day's host. On the next (an
-// AMD EPYC), in 7 interleaved runs each, chan_mpmc measured 34 ns plain and 52 line-aligned (55
+// AMD EPYC), in 7-9 interleaved runs each, chan_mpmc measured 34 ns plain and 52 line-aligned (55
 // at 128 bytes, 52 with every hot field in one line), so where the allocations around a channel
 // land decides more than its own alignment. And glibc's aligned allocation is its slow path
 // (_mid_memalign splits a chunk and frees the rest): when fib's result channels took it, fib(27)
