@@ -2,12 +2,13 @@
 //
 // One thread per runtime, holding no P. It wakes every 20 µs while it finds something to do,
 // backing off to every 10 ms when it does not (Go's schedule; 1 ms while goroutines are queued
-// and a P is idle, see wake_stuck_p below) — but a blocking() call entering
-// meanwhile wakes it (Sched::monitor_backed_off), so that the call's P is handed on a tick or two
-// into it, never 10-20 ms late as with Go's sysmon. When every P is idle it has
-// nothing to watch and sleeps until a P gets busy again (pidleget wakes it), so an idle runtime
-// costs no wake-ups at all; when the other Ps are inside blocking() calls with nothing queued, it
-// sleeps until the first of them is due to be retaken (quiet_for). Each round it
+// and a P is idle) — but a blocking() call entering meanwhile wakes it
+// (Sched::monitor_backed_off), so that the call's P is handed on a tick or two into it, never
+// 10-20 ms late as with Go's sysmon, and so does a ready that no worker was woken for (the
+// third item below). When every P is idle it has nothing to watch and sleeps until a P gets
+// busy again (pidleget wakes it), so an idle runtime costs no wake-ups at all; when the other Ps
+// are inside blocking() calls with nothing queued, it sleeps until the first of them is due to
+// be retaken (quiet_for). Each round it
 //   * retakes the P of a goroutine inside blocking() for longer than a tick, and gives it to
 //     another worker (blocking.cpp), so `procs` goroutines keep running;
 //   * takes the P of a goroutine that has run for kForcePreemptNs without a scheduling point
@@ -92,7 +93,7 @@ class Monitor {
   std::uint64_t global_taken_ = 0;          // the global queue's consumption counter, and
   std::int64_t global_unserved_since_ = 0;  // since when its goroutines have waited untouched
   std::int64_t excess_since_ = 0;  // when the warm stacks last went over the limit (0: they are not)
-  std::int64_t ready_woke_at_ = INT64_MIN / 2;  // when a ready last cut a sleep short (sleep_watched)
+  std::int64_t ready_woke_at_ = INT64_MIN / 2;  // when a ready last cut a sleep short
   bool can_take_running_ = false;  // membarrier(2) is available
 };
 
