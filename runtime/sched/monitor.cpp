@@ -45,15 +45,16 @@
 namespace goro::rt {
 namespace {
 
-// Go's sysmon: 20 µs while busy; after 50 quiet rounds, double up to 10 ms. But no more than
-// 1 ms while goroutines are queued and a P is idle: a goroutine readied into an empty runnext
-// wakes no worker (idle.cpp), and if its readier computes on, wake_stuck_p is what hands it to
-// the idle P once a round finds it not moved since the last. Such a ready also wakes the monitor
-// from a longer sleep (Sched::monitor_sleeps_long), so the goroutine waits a round or two
-// (~0.25 ms), not up to 20 ms — when such readies come more than kMaxDelayNs apart; closer
-// together, up to ~10 ms. (Go wakes a worker on every ready instead, which costs its ping-pong
-// a futex wake every few round trips; this costs one now and then, see sleep_watched, and after
-// a hand-off the monitor's 20 µs rounds for a while, as after anything it does.)
+// Go's sysmon: 20 µs while busy; after 50 quiet rounds, double up to 10 ms. But no sleep is
+// longer than 1 ms while goroutines are queued and a P is idle (sleep_watched): a goroutine
+// readied into an empty runnext wakes no worker (idle.cpp), and if its readier computes on,
+// wake_stuck_p is what hands it to the idle P once a round finds it not moved since the last.
+// Such a ready also wakes the monitor from a longer sleep (Sched::monitor_sleeps_long), so the
+// goroutine waits a round or two (~0.25 ms), not up to 20 ms — when such readies come more than
+// kMaxDelayNs apart; closer together, up to ~10 ms. (Go wakes a worker on every ready instead,
+// which costs its ping-pong a futex wake every few round trips; this costs one now and then,
+// see sleep_watched, and after a hand-off the monitor's 20 µs rounds for a while, as after
+// anything it does.)
 constexpr std::int64_t kMinDelayNs = 20'000;
 constexpr std::int64_t kMaxDelayNs = 10'000'000;
 constexpr std::int64_t kMaxDelayWhileQueuedNs = 1'000'000;
@@ -162,7 +163,7 @@ void Monitor::loop() {
       delay = kMinDelayNs;
       sched.monitor_backed_off.store(false, std::memory_order_relaxed);
     } else if (++quiet > kQuietRoundsBeforeBackoff && (delay > kMinDelayNs || may_back_off())) {
-      delay = std::min(delay * 2, queued_while_idle() ? kMaxDelayWhileQueuedNs : kMaxDelayNs);
+      delay = std::min(delay * 2, kMaxDelayNs);
     }
     if (trace_every && now >= next_trace) {
       trace_line();
@@ -172,16 +173,14 @@ void Monitor::loop() {
 }
 
 void Monitor::sleep_watched(std::int64_t ns) {
-  // Armed only if no ready has cut a sleep short for kMaxDelayNs: ping-pong across an idle P
-  // would otherwise wake us at every back-off, and this bounds what readies pay to ~100 futex
-  // wakes a second. A ready that comes just as the flag is set may miss it (neither side
-  // fences, so as not to slow the ready): that goroutine waits for the sleep to end, as it did
-  // before the flag.
+  if (ns > kMaxDelayWhileQueuedNs && queued_while_idle()) ns = kMaxDelayWhileQueuedNs;
+  // A longer sleep is armed only if no ready has cut one short for kMaxDelayNs: ping-pong across
+  // an idle P would otherwise wake us at every back-off, and this bounds what readies pay to
+  // ~100 futex wakes a second. A ready that comes just as the flag is set may miss it (neither
+  // side fences, so as not to slow the ready): that goroutine waits for the sleep to end, as it
+  // did before the flag.
   const bool watch = ns > kMaxDelayWhileQueuedNs && os::now_ns() - ready_woke_at_ >= kMaxDelayNs;
-  if (watch) {
-    sched.monitor_sleeps_long.store(true, std::memory_order_relaxed);
-    if (queued_while_idle()) ns = kMaxDelayWhileQueuedNs;  // already queued: look again soon
-  }
+  if (watch) sched.monitor_sleeps_long.store(true, std::memory_order_relaxed);
   parker_.park_for(std::chrono::nanoseconds(ns));
   if (watch && !sched.monitor_sleeps_long.exchange(false, std::memory_order_relaxed))
     ready_woke_at_ = os::now_ns();  // a ready cleared the flag (park.cpp)
